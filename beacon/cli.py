@@ -1,0 +1,232 @@
+"""The ``beacon`` command: parses, calls a library function, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from provisioning.tls import TlsFiles
+from transport.log import configure_logging
+
+DEFAULT_CONNECTION = Path("var/demo/connection.json")
+
+
+@click.group()
+def main() -> None:
+    """Beacon: discreet help kiosks, fleet manager and responder tools."""
+
+
+# -- kiosk ------------------------------------------------------------------------------
+
+
+@main.group()
+def kiosk() -> None:
+    """The kiosk's device agent."""
+
+
+@kiosk.command("run")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--headless", is_flag=True, help="Run the device agent without the touch UI.")
+@click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=60.0, show_default=True)
+@click.option("--log-level", default="INFO", show_default=True)
+def kiosk_run(state_dir: Path, headless: bool, heartbeat_interval: float, log_level: str) -> None:
+    """Run the kiosk agent (and, later, its touch UI) until SIGTERM."""
+    from device.agent.agent import AgentSettings
+    from device.agent.identity import IdentityError
+    from device.agent.run import run_headless
+
+    configure_logging(log_level, process="kiosk")
+    if not headless:
+        raise click.UsageError("this build has no touch UI yet: run the agent with --headless")
+    try:
+        run_headless(state_dir, AgentSettings(heartbeat_interval_s=heartbeat_interval))
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@kiosk.command("ctl")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.argument("action", type=click.Choice(["status", "press-help", "drill"]))
+@click.option("--source", type=click.Choice(["touch", "button"]), default="touch", show_default=True)
+def kiosk_ctl(state_dir: Path, action: str, source: str) -> None:
+    """Talk to a running kiosk agent through its control socket."""
+    from device.agent.control import ControlError, control_request
+
+    request: dict[str, Any] = {"cmd": action}
+    if action == "press-help":
+        request["source"] = source
+    try:
+        reply = control_request(state_dir, request)
+    except ControlError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(reply, indent=2))
+    if not reply.get("ok"):
+        sys.exit(1)
+
+
+# -- fleet ------------------------------------------------------------------------------
+
+
+@main.group()
+def fleet() -> None:
+    """The fleet manager."""
+
+
+@fleet.command("serve")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True)
+def fleet_serve(config_path: Path) -> None:
+    """Consume from the fleet broker, route and escalate incidents, until SIGTERM."""
+    from fleet_manager.config import ConfigError, load_config
+    from fleet_manager.routing.policy import PolicyError
+    from fleet_manager.service import serve
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(config.log_level, process=config.identity)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        serve(config, stop)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# -- responder --------------------------------------------------------------------------
+
+
+@main.group()
+def responder() -> None:
+    """Watch and answer incidents on a responder broker."""
+
+
+def _common_name(cert_path: Path) -> str:
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+def _responder_endpoints(
+    connection: Path, region: str | None, host: str | None, port: int | None, ca: Path | None, cert: Path | None, key: Path | None
+) -> list[tuple[str, Any, str]]:
+    """(region, endpoint, identity) to try, from explicit options or a connection file."""
+    from transport.mqtt import BrokerEndpoint
+
+    if host and port and ca and cert and key:
+        if region is None:
+            raise click.UsageError("--region is required with explicit broker options")
+        return [(region, BrokerEndpoint(host, port, TlsFiles(ca, cert, key)), _common_name(cert))]
+    try:
+        info = json.loads(connection.read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{connection}: cannot read connection details ({exc}); is `beacon demo` running?") from None
+    regions = [region] if region else sorted(info["responders"])
+    out = []
+    for r in regions:
+        if r not in info["responders"]:
+            raise click.ClickException(f"{connection}: no responder broker for region {r!r}")
+        b, cred = info["brokers"]["responders"][r], info["responders"][r]
+        tls = TlsFiles(Path(cred["ca"]), Path(cred["cert"]), Path(cred["key"]))
+        out.append((r, BrokerEndpoint(b["host"], b["port"], tls), cred["identity"]))
+    return out
+
+
+_broker_options = [
+    click.option("--connection", type=click.Path(path_type=Path), default=DEFAULT_CONNECTION, show_default=True),
+    click.option("--region"),
+    click.option("--host"),
+    click.option("--port", type=int),
+    click.option("--ca", type=click.Path(path_type=Path, exists=True)),
+    click.option("--cert", type=click.Path(path_type=Path, exists=True)),
+    click.option("--key", type=click.Path(path_type=Path, exists=True)),
+]
+
+
+def broker_options(fn: Any) -> Any:
+    for option in reversed(_broker_options):
+        fn = option(fn)
+    return fn
+
+
+@responder.command("watch")
+@broker_options
+def responder_watch(connection: Path, region: str | None, host: str | None, port: int | None, ca: Path | None, cert: Path | None, key: Path | None) -> None:
+    """Print each incident of a region as it arrives and changes."""
+    from responder.client import IncidentWatcher
+    from responder.format import format_incident
+
+    configure_logging("WARNING", process="responder")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    watchers = []
+    for r, endpoint, identity in _responder_endpoints(connection, region, host, port, ca, cert, key):
+        watcher = IncidentWatcher(
+            endpoint, identity, r, lambda inc: click.echo(format_incident(inc, time.time()), nl=True)
+        )
+        watcher.start()
+        watchers.append(watcher)
+    while not stop.wait(0.5):
+        pass
+    for watcher in watchers:
+        watcher.stop()
+
+
+def _act(action: str, incident_id: str, note: str | None, as_name: str | None, endpoints: list[tuple[str, Any, str]]) -> None:
+    from responder.client import ActionNotConfirmed, send_action
+
+    configure_logging("ERROR", process="responder")
+    last_error = "no responder broker to try"
+    for r, endpoint, identity in endpoints:
+        try:
+            result = send_action(endpoint, identity, r, incident_id, action, as_name or identity, note, timeout=10)  # type: ignore[arg-type]
+        except ActionNotConfirmed as exc:
+            last_error = str(exc)
+            continue
+        if result is None:
+            click.echo(f"{action} sent for {incident_id}")
+        else:
+            click.echo(f"{incident_id}: {result.state} (version {result.version})")
+        return
+    raise click.ClickException(last_error)
+
+
+for _action, _help in (("ack", "Acknowledge an incident (stops its escalation)."), ("resolve", "Resolve an incident."), ("note", "Add a note to an incident's timeline.")):
+
+    def _make(action: str, help_text: str) -> None:
+        @responder.command(action, help=help_text)
+        @click.argument("incident_id")
+        @click.option("--note", help="A short note for the timeline (no personal data).")
+        @click.option("--as", "as_name", help="Your name as shown in the timeline (default: certificate CN).")
+        @broker_options
+        def command(incident_id: str, note: str | None, as_name: str | None, connection: Path, region: str | None, host: str | None, port: int | None, ca: Path | None, cert: Path | None, key: Path | None) -> None:
+            _act(action, incident_id, note, as_name, _responder_endpoints(connection, region, host, port, ca, cert, key))
+
+    _make(_action, _help)
+
+
+# -- demo -------------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option("--headless", is_flag=True, help="Keep every kiosk headless (no screen window).")
+@click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds.")
+@click.option("--press-help", "press_help", type=click.FloatRange(min=0), help="Press help on a kiosk at this second.")
+@click.option("--base", type=click.Path(path_type=Path, file_okay=False), default=Path("var/demo"), show_default=True)
+@click.option("--log-level", default="WARNING", show_default=True)
+def demo(headless: bool, duration: float | None, press_help: float | None, base: Path, log_level: str) -> None:
+    """Run the whole system on this machine with embedded defaults."""
+    from beacon.demo import run_demo
+
+    configure_logging(log_level, process="demo")
+    sys.exit(run_demo(base, duration=duration, press_help_at=press_help, say=lambda s: click.echo(s)))

@@ -1,0 +1,84 @@
+"""``beacon demo``: the whole system on one machine with embedded defaults.
+
+Fleet broker, one responder broker per region with its bridge, the fleet manager on SQLite,
+three headless kiosks in two facilities in two regions, and a responder watcher per region
+printing incidents as they arrive. All state lives under ``var/demo/``; Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from beacon.plan import DEMO_PLAN
+from beacon.processes import RunningSystem
+from beacon.system import HOST, build_system
+from protocol.messages import IncidentMessage
+from responder.client import IncidentWatcher
+from responder.format import format_incident
+from transport.mqtt import BrokerEndpoint
+
+DEMO_HEARTBEAT_S = 10.0
+
+
+def run_demo(
+    base: Path,
+    *,
+    duration: float | None,
+    press_help_at: float | None,
+    say: Callable[[str], None] = print,
+) -> int:
+    if base.exists():
+        shutil.rmtree(base)
+    layout = build_system(base, DEMO_PLAN)
+    system = RunningSystem(layout, heartbeat_s=DEMO_HEARTBEAT_S)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    watchers: list[IncidentWatcher] = []
+
+    def show(incident: IncidentMessage) -> None:
+        say(f"responder ▸ {format_incident(incident, time.time())}")
+
+    try:
+        say(f"starting brokers, fleet manager and {len(layout.kiosk_dirs)} kiosks under {layout.base} …")
+        system.start()
+        for region, tls in layout.responder_watch.items():
+            endpoint = BrokerEndpoint(HOST, layout.responder_ports[region], tls)
+            watcher = IncidentWatcher(endpoint, layout.responder_identity(region, "watch"), region, show)
+            watcher.start()
+            watchers.append(watcher)
+        connection = layout.write_connection_file()
+        first = next(iter(layout.kiosk_dirs))
+        say(f"ready. fleet broker {HOST}:{layout.fleet_port}; connection details in {connection}")
+        for region, port in layout.responder_ports.items():
+            say(f"  responder broker {region}: {HOST}:{port}")
+        say(f"  press help:   beacon kiosk ctl --state-dir {layout.kiosk_dirs[first]} press-help")
+        say("  acknowledge:  beacon responder ack INCIDENT_ID   (resolve: beacon responder resolve ...)")
+        say("Ctrl-C stops everything.")
+        started = time.monotonic()
+        pressed = False
+        while not stop.is_set():
+            elapsed = time.monotonic() - started
+            if press_help_at is not None and not pressed and elapsed >= press_help_at:
+                alert_id = system.press_help(first)
+                say(f"kiosk ▸ help pressed on {first} (alert {alert_id})")
+                pressed = True
+            if duration is not None and elapsed >= duration:
+                break
+            for name, proc in [(p.name, p) for p in system.fleet_managers + list(system.kiosks.values())]:
+                if not proc.is_running:
+                    say(f"{name} exited unexpectedly; see {proc.log_path}")
+                    return 1
+            stop.wait(0.2)
+        return 0
+    finally:
+        say("stopping …")
+        for watcher in watchers:
+            watcher.stop()
+        system.stop()
+        say("stopped.")

@@ -1,0 +1,264 @@
+"""Lay out a whole Beacon system on disk from a :class:`SystemPlan`: a throwaway fleet CA,
+certificates for every party, broker configs with bridges, the fleet manager's config and
+database (registry filled in), and one state directory per kiosk.
+
+This is the composition root's wiring, shared by ``beacon demo``, the integration tests and the
+benchmarks, so all three run exactly the same configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from beacon.plan import SystemPlan
+from device.agent.identity import BrokerAddress, DeviceProfile, save_profile, tls_files
+from fleet_manager.brokers.mosquitto_config import (
+    BridgeSpec,
+    render_fleet_acl,
+    render_fleet_broker_conf,
+    render_responder_acl,
+    render_responder_broker_conf,
+)
+from fleet_manager.brokers.runner import broker_paths, broker_user_setting, free_port, write_broker_files
+from fleet_manager.routing.policy import load_policy
+from fleet_manager.store import registry
+from fleet_manager.store.database import migrate, open_engine
+from protocol.identities import bridge_identity, fleet_manager_identity, require_device_id, responder_identity
+from provisioning.ca import CertificateAuthority, create_fleet_ca, issue_certificate, write_tls_files
+from provisioning.tls import TlsFiles
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class SystemLayout:
+    base: Path
+    plan: SystemPlan
+    ca_file: Path
+    fleet_port: int
+    fleet_broker_conf: Path
+    responder_ports: dict[str, int]
+    responder_broker_confs: dict[str, Path]
+    fleet_configs: list[Path]
+    database_url: str
+    kiosk_dirs: dict[str, Path]
+    qr_tokens: dict[str, str]
+    responder_desk: dict[str, TlsFiles]
+    responder_watch: dict[str, TlsFiles]
+    extra_clients: dict[str, TlsFiles] = field(default_factory=dict)
+
+    def responder_identity(self, region: str, role: str = "desk") -> str:
+        return responder_identity(region, role)
+
+    def connection_info(self, console_url: str | None = None) -> dict[str, Any]:
+        """What any MQTT or HTTP client needs to join (written to ``connection.json``)."""
+        kiosks = []
+        for k in self.plan.kiosks:
+            tls = tls_files(self.kiosk_dirs[k.device_id])
+            kiosks.append(
+                {
+                    "device_id": k.device_id,
+                    "facility": k.facility_id,
+                    "location": k.location_id,
+                    "location_name": k.location_name,
+                    "qr_token": self.qr_tokens[k.location_id],
+                    "region": self.plan.facility(k.facility_id).region,
+                    "ca": str(tls.cafile),
+                    "cert": str(tls.certfile),
+                    "key": str(tls.keyfile),
+                    "state_dir": str(self.kiosk_dirs[k.device_id]),
+                }
+            )
+        return {
+            "brokers": {
+                "fleet": {"host": HOST, "port": self.fleet_port, "ca": str(self.ca_file)},
+                "responders": {
+                    region: {"host": HOST, "port": port, "ca": str(self.ca_file)}
+                    for region, port in self.responder_ports.items()
+                },
+            },
+            "kiosks": kiosks,
+            "responders": {
+                region: {
+                    "identity": responder_identity(region, "desk"),
+                    "ca": str(tls.cafile),
+                    "cert": str(tls.certfile),
+                    "key": str(tls.keyfile),
+                }
+                for region, tls in self.responder_desk.items()
+            },
+            "database_url": self.database_url,
+            "fleet_configs": [str(p) for p in self.fleet_configs],
+            "console_url": console_url,
+        }
+
+    def write_connection_file(self, console_url: str | None = None) -> Path:
+        path = self.base / "connection.json"
+        path.write_text(json.dumps(self.connection_info(console_url), indent=2) + "\n")
+        return path
+
+
+def _client(ca: CertificateAuthority, directory: Path, cn: str) -> TlsFiles:
+    return write_tls_files(directory, ca.cert_pem(), issue_certificate(ca, cn, usage="client"))
+
+
+def _server(ca: CertificateAuthority, directory: Path, cn: str) -> TlsFiles:
+    issued = issue_certificate(ca, cn, usage="server", dns_names=["localhost"], ip_addresses=[HOST])
+    return write_tls_files(directory, ca.cert_pem(), issued)
+
+
+def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> SystemLayout:
+    """Create everything under ``base`` (which should be empty) and return where it is."""
+    now = time.time() if now is None else now
+    load_policy(plan.policy_yaml, "routing policy")  # refuse a bad plan before writing anything
+    base.mkdir(parents=True, exist_ok=True)
+    base = base.resolve()
+    ca = create_fleet_ca()
+    ca_dir = base / "ca"
+    ca_dir.mkdir(exist_ok=True)
+    ca_file = ca_dir / "ca.pem"
+    ca_file.write_bytes(ca.cert_pem())
+    key_fd = os.open(ca_dir / "ca-key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(key_fd, "wb") as handle:
+        handle.write(ca.key_pem())
+
+    user = broker_user_setting()
+    brokers = base / "brokers"
+    fleet_port = free_port()
+    responder_ports = {region: free_port() for region in plan.regions}
+
+    # Responder brokers, and the fleet broker's bridge to each.
+    bridges: list[BridgeSpec] = []
+    responder_confs: dict[str, Path] = {}
+    for region, port in responder_ports.items():
+        directory = brokers / f"responder-{region}"
+        paths = broker_paths(directory)
+        server_tls = _server(ca, directory / "tls", f"broker-{region}")
+        conf = render_responder_broker_conf(
+            region=region,
+            port=port,
+            tls=server_tls,
+            data_dir=paths.data_dir,
+            acl_file=paths.acl_file,
+            log_file=directory / "mosquitto.log",
+            user=user,
+        )
+        responder_confs[region] = write_broker_files(directory, conf, render_responder_acl(region))
+        bridge_tls = _client(ca, brokers / "fleet" / f"bridge-{region}", bridge_identity(region))
+        bridges.append(BridgeSpec(region=region, host=HOST, port=port, tls=bridge_tls))
+
+    fleet_dir = brokers / "fleet"
+    fleet_paths = broker_paths(fleet_dir)
+    identities = [fleet_manager_identity(str(i + 1)) for i in range(plan.fleet_instances)]
+    fleet_conf = render_fleet_broker_conf(
+        port=fleet_port,
+        tls=_server(ca, fleet_dir / "tls", "broker-fleet"),
+        data_dir=fleet_paths.data_dir,
+        acl_file=fleet_paths.acl_file,
+        log_file=fleet_dir / "mosquitto.log",
+        bridges=bridges,
+        user=user,
+    )
+    fleet_acl = render_fleet_acl(fleet_manager_identities=identities, extra_user_grants=plan.extra_fleet_grants)
+    fleet_broker_conf = write_broker_files(fleet_dir, fleet_conf, fleet_acl)
+
+    # The fleet manager: command key, policy, database with the registry, one config per instance.
+    fm_dir = base / "fleet"
+    fm_dir.mkdir(exist_ok=True)
+    signing_key = Ed25519PrivateKey.generate()
+    key_path = fm_dir / "command-key.pem"
+    key_fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(key_fd, "wb") as handle:
+        handle.write(
+            signing_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    command_key_b64 = base64.b64encode(
+        signing_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    ).decode()
+    (fm_dir / "routing.yaml").write_text(plan.policy_yaml)
+    database_url = f"sqlite:///{fm_dir / 'fleet.db'}"
+    engine = open_engine(database_url)
+    migrate(engine)
+    qr_tokens: dict[str, str] = {}
+    with engine.begin() as conn:
+        for f in plan.facilities:
+            registry.add_facility(conn, f.facility_id, f.name, f.region, now)
+        for k in plan.kiosks:
+            if k.location_id not in qr_tokens:
+                qr_tokens[k.location_id] = registry.add_location(
+                    conn, k.location_id, k.facility_id, k.location_name, k.location_kind, now
+                )
+            registry.register_device(conn, require_device_id(k.device_id), k.location_id, now)
+    engine.dispose()
+    fleet_configs = []
+    for i, identity in enumerate(identities, start=1):
+        tls = _client(ca, fm_dir / identity, identity)
+        config = {
+            "instance": str(i),
+            "database_url": database_url,
+            "broker": {
+                "host": HOST,
+                "port": fleet_port,
+                "ca": str(tls.cafile),
+                "cert": str(tls.certfile),
+                "key": str(tls.keyfile),
+            },
+            "routing_policy": "routing.yaml",
+            "command_signing_key": "command-key.pem",
+            "default_region": plan.regions[0],
+        }
+        path = fm_dir / f"fleet-{i}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        fleet_configs.append(path)
+
+    # Kiosks: identity, certificate and profile in their own state directory.
+    kiosk_dirs: dict[str, Path] = {}
+    for k in plan.kiosks:
+        state_dir = base / "kiosks" / k.device_id
+        write_tls_files(state_dir / "tls", ca.cert_pem(), issue_certificate(ca, k.device_id, usage="client"))
+        save_profile(
+            state_dir,
+            DeviceProfile(
+                device_id=k.device_id,
+                region=plan.facility(k.facility_id).region,
+                facility=k.facility_id,
+                location=k.location_id,
+                location_name=k.location_name,
+                broker=BrokerAddress(host=HOST, port=fleet_port),
+                command_key=command_key_b64,
+            ),
+        )
+        kiosk_dirs[k.device_id] = state_dir
+
+    responders = base / "responders"
+    desk = {r: _client(ca, responders / responder_identity(r, "desk"), responder_identity(r, "desk")) for r in plan.regions}
+    watch = {r: _client(ca, responders / responder_identity(r, "watch"), responder_identity(r, "watch")) for r in plan.regions}
+    extra = {cn: _client(ca, base / "clients" / cn, cn) for cn in plan.extra_client_identities}
+    return SystemLayout(
+        base=base,
+        plan=plan,
+        ca_file=ca_file,
+        fleet_port=fleet_port,
+        fleet_broker_conf=fleet_broker_conf,
+        responder_ports=responder_ports,
+        responder_broker_confs=responder_confs,
+        fleet_configs=fleet_configs,
+        database_url=database_url,
+        kiosk_dirs=kiosk_dirs,
+        qr_tokens=qr_tokens,
+        responder_desk=desk,
+        responder_watch=watch,
+        extra_clients=extra,
+    )

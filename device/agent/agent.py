@@ -1,0 +1,306 @@
+"""The kiosk's device agent: durable alerts, status, heartbeat and signed commands over MQTT.
+
+The UI (or the physical button, or the control socket) calls :meth:`KioskAgent.raise_alert`;
+everything else runs on the agent's own threads and never blocks the caller on the network.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from device.agent import outbox_policy as policy
+from device.agent.identity import DeviceProfile, load_profile, tls_files
+from device.agent.outbox_policy import OutboxEntry
+from device.agent.outbox_store import OutboxStore
+from protocol import topics
+from protocol.envelope import Command, verify_command
+from protocol.errors import ProtocolError
+from protocol.messages import (
+    AlertKind,
+    AlertMessage,
+    AlertSource,
+    CommandResultMessage,
+    StatusMessage,
+    TelemetryMessage,
+)
+from transport.log import get_logger
+from transport.mqtt import BrokerEndpoint, LinkOptions, MqttLink, Will
+
+log = get_logger("device.agent")
+
+APP_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    heartbeat_interval_s: float = 60.0
+    session_expiry_s: int = 7 * 24 * 3600
+    keepalive_s: int = 30
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+
+
+class KioskAgent:
+    def __init__(
+        self,
+        state_dir: Path,
+        settings: AgentSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state_dir = state_dir
+        self.settings = settings or AgentSettings()
+        self.profile: DeviceProfile = load_profile(state_dir)
+        self._clock = clock
+        self._started_at = clock()
+        self._session = uuid.uuid4().hex[:12]
+        self._command_key = self.profile.command_public_key()
+        self._outbox = OutboxStore(state_dir / "outbox.db")
+        self._pending: dict[str, OutboxEntry] = {e.alert_id: e for e in self._outbox.unconfirmed()}
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._seq = 0
+        self._last_heartbeat_at: float | None = None
+        self.counters: Counter[str] = Counter()
+        self.content_version: str | None = None
+        device_id = self.profile.device_id
+        offline = StatusMessage(state="offline", session=self._session)
+        self._link = MqttLink(
+            BrokerEndpoint(self.profile.broker.host, self.profile.broker.port, tls_files(state_dir)),
+            LinkOptions(
+                client_id=device_id,
+                keepalive_s=self.settings.keepalive_s,
+                session_expiry_s=self.settings.session_expiry_s,
+                will=Will(topics.device_status(device_id), offline.to_bytes()),
+                subscriptions=[(topics.device_commands_filter(device_id), 1)],
+                backoff_base_s=self.settings.backoff_base_s,
+                backoff_cap_s=self.settings.backoff_cap_s,
+                name=device_id,
+            ),
+            on_message=self._on_message,
+            on_connect=self._on_connect,
+        )
+        self._ticker = threading.Thread(target=self._tick_loop, name=f"{device_id}-tick", daemon=True)
+        self._handlers: dict[str, Callable[[Command], str | None]] = {
+            "alert_received": self._cmd_alert_received,
+            "identify": self._cmd_identify,
+            "drill": self._cmd_drill,
+        }
+
+    @property
+    def device_id(self) -> str:
+        return self.profile.device_id
+
+    @property
+    def connected(self) -> bool:
+        return self._link.connected
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info("agent_started", device=self.device_id, pending=len(self._pending))
+        self._link.start()
+        self._ticker.start()
+
+    def stop(self) -> None:
+        """Say goodbye (retained offline status) and disconnect; the outbox stays on disk."""
+        self._stop.set()
+        self._wake.set()
+        offline = StatusMessage(state="offline", session=self._session, ts=self._clock())
+        self._link.publish(topics.device_status(self.device_id), offline.to_bytes(), retain=True)
+        self._link.stop()
+        self._ticker.join(timeout=5)
+        self._outbox.close()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._link.wait_connected(timeout)
+
+    # -- the alert path -------------------------------------------------------------------
+
+    def raise_alert(self, kind: AlertKind, source: AlertSource) -> str:
+        """Record the alert durably, then send it; returns its id at once.
+
+        The alert is on disk before this returns, so a crash or a dead network cannot lose it;
+        it is resent until the fleet manager confirms it with a signed command.
+        """
+        entry = OutboxEntry(
+            alert_id=str(uuid.uuid4()),
+            kind=kind,
+            source=source,
+            location=self.profile.location,
+            created_at=self._clock(),
+        )
+        with self._lock:
+            self._outbox.put(entry)
+            self._pending[entry.alert_id] = entry
+        self.counters[f"alerts_raised_{kind}"] += 1
+        log.info("alert_raised", device=self.device_id, alert_id=entry.alert_id, kind=kind, source=source)
+        self._send(entry)
+        return entry.alert_id
+
+    def _send(self, entry: OutboxEntry) -> None:
+        message = AlertMessage.model_validate(
+            {
+                "alert_id": entry.alert_id,
+                "kind": entry.kind,
+                "source": entry.source,
+                "location": entry.location,
+                "ts": entry.created_at,
+                "attempt": entry.attempts + 1,
+            }
+        )
+        # Publish outside the lock: paho may write to the socket from this thread, and the
+        # link thread needs the lock to confirm alerts. A duplicate send is harmless (dedup).
+        if not self._link.publish(topics.device_alert(self.device_id), message.to_bytes(), qos=1):
+            return
+        with self._lock:
+            current = self._pending.get(entry.alert_id)
+            if current is None:  # confirmed meanwhile
+                return
+            sent = policy.mark_sent(current, self._clock())
+            self._pending[entry.alert_id] = sent
+            self._outbox.put(sent)
+        self.counters["alert_sends"] += 1
+
+    # -- MQTT callbacks (link thread) -----------------------------------------------------
+
+    def _on_connect(self, session_present: bool) -> None:
+        birth = StatusMessage(
+            state="online",
+            session=self._session,
+            app=APP_VERSION,
+            content=self.content_version,
+            ts=self._clock(),
+        )
+        self._link.publish(topics.device_status(self.device_id), birth.to_bytes(), retain=True)
+        with self._lock:
+            for alert_id, entry in list(self._pending.items()):
+                self._pending[alert_id] = policy.after_reconnect(entry)
+        self._wake.set()
+
+    def _on_message(self, topic: str, payload: bytes, qos: int) -> None:
+        try:
+            parsed = topics.parse_topic(topic)
+        except ProtocolError as exc:
+            self.counters["messages_rejected"] += 1
+            log.warning("message_rejected", device=self.device_id, error=str(exc))
+            return
+        if parsed.cid is None or parsed.device_id != self.device_id:
+            self.counters["messages_rejected"] += 1
+            log.warning("message_rejected", device=self.device_id, topic=topic, error="not a command")
+            return
+        try:
+            command = verify_command(payload, self._command_key, device_id=self.device_id, now=self._clock())
+            if command.cid != parsed.cid:
+                raise ProtocolError(f"command id {command.cid} does not match its topic")
+        except ProtocolError as exc:
+            self.counters["commands_rejected"] += 1
+            log.warning("command_rejected", device=self.device_id, cid=parsed.cid, error=str(exc))
+            self._reply(parsed.cid, ok=False, detail=str(exc))
+            return
+        handler = self._handlers.get(command.type, self._cmd_unsupported)
+        try:
+            detail = handler(command)
+        except (ValueError, KeyError) as exc:
+            self.counters["commands_failed"] += 1
+            log.warning("command_failed", device=self.device_id, cid=command.cid, error=str(exc))
+            self._reply(command.cid, ok=False, detail=str(exc))
+            return
+        self.counters[f"commands_{command.type}"] += 1
+        self._reply(command.cid, ok=True, detail=detail)
+
+    def _reply(self, cid: str, ok: bool, detail: str | None) -> None:
+        result = CommandResultMessage(cid=cid, ok=ok, detail=detail, ts=self._clock())
+        self._link.publish(topics.device_command_result(self.device_id, cid), result.to_bytes(), qos=1)
+
+    # -- command handlers -----------------------------------------------------------------
+
+    def _cmd_alert_received(self, command: Command) -> str | None:
+        alert_id = str(command.body["alert_id"])
+        with self._lock:
+            entry = self._pending.pop(alert_id, None)
+            if entry is None:
+                return "already confirmed"
+            confirmed = policy.mark_confirmed(entry, self._clock())
+            self._outbox.put(confirmed)
+        log.info("alert_confirmed", device=self.device_id, alert_id=alert_id, attempts=entry.attempts)
+        return None
+
+    def _cmd_identify(self, command: Command) -> str | None:
+        log.info("identify_requested", device=self.device_id, cid=command.cid)
+        return None
+
+    def _cmd_drill(self, command: Command) -> str | None:
+        return self.raise_alert("drill", "staff")
+
+    def _cmd_unsupported(self, command: Command) -> str | None:
+        raise ValueError(f"command type {command.type!r} is not supported by app {APP_VERSION}")
+
+    # -- periodic work --------------------------------------------------------------------
+
+    def _tick_loop(self) -> None:
+        while not self._stop.is_set():
+            now = self._clock()
+            wait = 1.0
+            if self._link.connected:
+                wait = min(wait, self._heartbeat_if_due(now))
+                with self._lock:
+                    due = [e for e in self._pending.values() if policy.is_due(e, now)]
+                    upcoming = [policy.next_due_at(e) for e in self._pending.values()]
+                for entry in due:
+                    self._send(entry)
+                future = [t - now for t in upcoming if t is not None and t > now]
+                if future:
+                    wait = min(wait, *future)
+            self._wake.wait(max(0.01, wait))
+            self._wake.clear()
+
+    def _heartbeat_if_due(self, now: float) -> float:
+        interval = self.settings.heartbeat_interval_s
+        if self._last_heartbeat_at is not None and now < self._last_heartbeat_at + interval:
+            return self._last_heartbeat_at + interval - now
+        self._seq += 1
+        beat = TelemetryMessage(
+            ts=now,
+            seq=self._seq,
+            uptime_s=now - self._started_at,
+            outbox_pending=len(self._pending),
+            app=APP_VERSION,
+            content=self.content_version,
+        )
+        if self._link.publish(topics.device_telemetry(self.device_id), beat.to_bytes(), qos=0):
+            self._last_heartbeat_at = now
+        return interval
+
+    # -- for the control socket and staff panel -------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            pending = [e.alert_id for e in self._pending.values()]
+        return {
+            "device_id": self.device_id,
+            "facility": self.profile.facility,
+            "location": self.profile.location,
+            "region": self.profile.region,
+            "connected": self._link.connected,
+            "broker": f"{self.profile.broker.host}:{self.profile.broker.port}",
+            "last_heartbeat_at": self._last_heartbeat_at,
+            "outbox_pending": pending,
+            "app": APP_VERSION,
+            "content": self.content_version,
+            "counters": dict(self.counters),
+        }
+
+    def alert_state(self, alert_id: str) -> str | None:
+        with self._lock:
+            if alert_id in self._pending:
+                return self._pending[alert_id].state
+        entry = self._outbox.get(alert_id)
+        return entry.state if entry else None

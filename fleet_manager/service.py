@@ -1,0 +1,380 @@
+"""The fleet manager process: consume from the fleet broker, decide, store, publish.
+
+One worker thread applies every change in order (alerts, responder actions and statuses from a
+queue, escalations when due, heartbeats in batches), so the store sees one writer per instance.
+Several instances can run against one broker and one database: they share the load through a
+``$share`` subscription, alerts dedup on ``alert_id`` (a unique key), and incident updates are
+version-checked so only one instance wins each transition.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from fleet_manager.config import FleetConfig
+from fleet_manager.incidents.lifecycle import (
+    ActionRefused,
+    TimelineEntry,
+    on_escalation_timer,
+    on_responder_action,
+    open_incident,
+)
+from fleet_manager.incidents.view import incident_id_for_alert, incident_message
+from fleet_manager.ingest import (
+    Inbound,
+    InboundAlert,
+    InboundCommandResult,
+    InboundEvent,
+    InboundResponderAction,
+    InboundStatus,
+    InboundTelemetry,
+    classify,
+)
+from fleet_manager.metrics import Counters
+from fleet_manager.routing.policy import IncidentFacts, RoutingPolicy, load_policy, route_incident
+from fleet_manager.store import fleet_state, incident_store, registry
+from fleet_manager.store.database import migrate, open_engine
+from fleet_manager.store.fleet_state import Heartbeat
+from fleet_manager.store.incident_store import IncidentRecord
+from protocol import topics
+from protocol.envelope import Command, sign_command
+from protocol.errors import ProtocolError
+from transport.log import get_logger
+from transport.mqtt import BrokerEndpoint, LinkOptions, MqttLink
+
+log = get_logger("fleet_manager")
+
+T = TypeVar("T")
+
+MAX_VERSION_RETRIES = 5
+REPUBLISH_WINDOW_S = 3600.0
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: the command signing key must be an Ed25519 private key")
+    return key
+
+
+class FleetManager:
+    def __init__(self, config: FleetConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.counters = Counters()
+        self.policy: RoutingPolicy = load_policy(
+            config.routing_policy.read_text(), str(config.routing_policy)
+        )
+        self._signing_key = load_signing_key(config.command_signing_key)
+        self.engine = open_engine(config.database_url)
+        migrate(self.engine)
+        self._inbox: queue.Queue[Inbound] = queue.Queue()
+        self._heartbeats: dict[str, Heartbeat] = {}
+        self._heartbeats_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._connected_again = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="fleet-worker", daemon=True)
+        self.link = MqttLink(
+            BrokerEndpoint(config.broker.host, config.broker.port, config.broker.tls()),
+            LinkOptions(
+                client_id=config.identity,
+                subscriptions=[(topics.shared(f), 1) for f in topics.FLEET_INGEST_FILTERS],
+                name=config.identity,
+            ),
+            on_message=self._on_message,
+            on_connect=lambda _session_present: self._connected_again.set(),
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker.start()
+        self.link.start()
+        log.info("fleet_manager_started", identity=self.config.identity, routes=len(self.policy.routes))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.link.stop()
+        self._worker.join(timeout=10)
+        self._flush_heartbeats()
+        self.engine.dispose()
+
+    # -- intake (link thread): classify, then hand over ----------------------------------
+
+    def _on_message(self, topic: str, payload: bytes, qos: int) -> None:
+        try:
+            inbound = classify(topic, payload)
+        except ProtocolError as exc:
+            self.counters.inc("messages_rejected")
+            log.warning("message_rejected", topic=topic, error=str(exc))
+            return
+        self.counters.inc("messages_ingested")
+        if isinstance(inbound, InboundTelemetry):
+            m = inbound.message
+            beat = Heartbeat(inbound.device_id, m.ts, m.seq, m.outbox_pending, m.app, m.content)
+            with self._heartbeats_lock:
+                self._heartbeats[inbound.device_id] = beat
+            return
+        self._inbox.put(inbound)
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        next_flush = self.clock() + self.config.telemetry_flush_s
+        next_escalation: float | None = self._safe(self._next_escalation_at)
+        while not self._stop.is_set():
+            now = self.clock()
+            if self._connected_again.is_set():
+                self._connected_again.clear()
+                self._safe(self._republish_recent)
+            deadlines = [next_flush] + ([next_escalation] if next_escalation is not None else [])
+            timeout = max(0.0, min(deadlines) - now)
+            try:
+                inbound = self._inbox.get(timeout=min(timeout, 0.5))
+            except queue.Empty:
+                inbound = None
+            if inbound is not None:
+                self._safe(lambda: self._handle(inbound))
+                next_escalation = self._safe(self._next_escalation_at)
+            now = self.clock()
+            if next_escalation is not None and now >= next_escalation:
+                self._safe(lambda: self._run_escalations(now))
+                next_escalation = self._safe(self._next_escalation_at)
+            if now >= next_flush:
+                self._safe(self._flush_heartbeats)
+                next_flush = now + self.config.telemetry_flush_s
+
+    def _safe(self, fn: Callable[[], T]) -> T | None:
+        """Run one unit of work; a database or bug error is logged and counted, and the loop
+        goes on. Nothing is lost: kiosks resend unconfirmed alerts, and timers are in the store."""
+        try:
+            return fn()
+        except Exception:
+            self.counters.inc("worker_errors")
+            log.exception("worker_error")
+            return None
+
+    def _handle(self, inbound: Inbound) -> None:
+        if isinstance(inbound, InboundAlert):
+            self.handle_alert(inbound)
+        elif isinstance(inbound, InboundResponderAction):
+            self.handle_responder_action(inbound)
+        elif isinstance(inbound, InboundStatus):
+            self.handle_status(inbound)
+        elif isinstance(inbound, InboundEvent):
+            log.info("device_event", device=inbound.device_id, event=inbound.message.event)
+        elif isinstance(inbound, InboundCommandResult):
+            if not inbound.message.ok:
+                log.warning("command_failed", device=inbound.device_id, cid=inbound.cid, detail=inbound.message.detail)
+
+    # -- alerts ---------------------------------------------------------------------------
+
+    def handle_alert(self, inbound: InboundAlert) -> None:
+        msg = inbound.message
+        alert_id = str(msg.alert_id)
+        now = self.clock()
+        incident_id = incident_id_for_alert(alert_id)
+        record: IncidentRecord | None = None
+        try:
+            with self.engine.begin() as conn:
+                if incident_store.find_alert_incident(conn, alert_id) is not None:
+                    incident_store.count_duplicate(conn, alert_id)
+                else:
+                    record = self._open(conn, inbound, incident_id, now)
+        except sa.exc.IntegrityError:
+            record = None  # another instance recorded it first; it publishes
+        if record is None:
+            self.counters.inc("alerts_duplicate")
+            log.info("alert_duplicate", alert_id=alert_id, device=inbound.device_id, attempt=msg.attempt)
+        else:
+            self.counters.inc("incidents_opened")
+            log.info(
+                "incident_opened",
+                incident_id=incident_id,
+                alert_id=alert_id,
+                device=inbound.device_id,
+                kind=msg.kind,
+                drill=msg.drill,
+                route=record.route,
+                team=record.status.escalation.team,
+            )
+            self.publish_incident(record)
+        self.send_command(inbound.device_id, "alert_received", {"alert_id": alert_id})
+
+    def _open(self, conn: sa.Connection, inbound: InboundAlert, incident_id: str, now: float) -> IncidentRecord:
+        msg = inbound.message
+        place = registry.placement(conn, inbound.device_id)
+        extra: list[TimelineEntry] = []
+        if place is None:
+            # Never drop an alert for want of a registry entry: route it on what it says.
+            extra.append(TimelineEntry(now, "unregistered_device", "system", {"reported_location": msg.location}))
+            region, facility, location, location_name = self.config.default_region, None, msg.location, None
+        else:
+            if msg.location != place.location_id:
+                extra.append(
+                    TimelineEntry(now, "location_mismatch", "system", {"reported_location": msg.location})
+                )
+            region, facility = place.region, place.facility_id
+            location, location_name = place.location_id, place.location_name
+        facts = IncidentFacts(kind=msg.kind, region=region, facility=facility, location=location, drill=msg.drill)
+        route = route_incident(self.policy, facts)
+        transition = open_incident(route.chain, route.name, inbound.device_id, now)
+        incident_store.insert_alert(
+            conn,
+            alert_id=str(msg.alert_id),
+            device_id=inbound.device_id,
+            kind=msg.kind,
+            source=msg.source,
+            reported_location=msg.location,
+            alert_ts=msg.ts,
+            received_at=now,
+            incident_id=incident_id,
+        )
+        record = IncidentRecord(
+            incident_id=incident_id,
+            alert_id=str(msg.alert_id),
+            version=1,
+            kind=msg.kind,
+            drill=msg.drill,
+            region=region,
+            facility_id=facility,
+            location_id=location,
+            location_name=location_name,
+            device_id=inbound.device_id,
+            alert_ts=msg.ts,
+            opened_at=now,
+            updated_at=now,
+            route=route.name,
+            chain=route.chain,
+            status=transition.status,
+        )
+        incident_store.insert_incident(conn, record, (*transition.timeline, *extra))
+        return record
+
+    # -- responders -----------------------------------------------------------------------
+
+    def handle_responder_action(self, inbound: InboundResponderAction) -> None:
+        action = inbound.message
+        for _ in range(MAX_VERSION_RETRIES):
+            now = self.clock()
+            with self.engine.begin() as conn:
+                record = incident_store.get_incident(conn, inbound.incident_id)
+                if record is None or record.region != inbound.region:
+                    self.counters.inc("responder_actions_rejected")
+                    log.warning("responder_action_rejected", incident_id=inbound.incident_id, region=inbound.region, error="no such incident in this region")
+                    return
+                try:
+                    transition = on_responder_action(record.status, action.action, action.responder, now, action.note)
+                except ActionRefused as exc:
+                    self.counters.inc("responder_actions_rejected")
+                    log.warning("responder_action_rejected", incident_id=record.incident_id, error=str(exc))
+                    return
+                if transition is None:
+                    return
+                updated = incident_store.update_status(conn, record, transition.status, transition.timeline, now)
+            if updated is not None:
+                self.counters.inc(f"responder_{action.action}")
+                log.info("incident_" + action.action, incident_id=updated.incident_id, responder=action.responder, state=updated.status.state)
+                self.publish_incident(updated)
+                return
+        log.error("responder_action_conflict", incident_id=inbound.incident_id)
+
+    # -- escalation -----------------------------------------------------------------------
+
+    def _next_escalation_at(self) -> float | None:
+        with self.engine.connect() as conn:
+            return incident_store.next_escalation_at(conn)
+
+    def _run_escalations(self, now: float) -> None:
+        with self.engine.connect() as conn:
+            due = incident_store.due_escalations(conn, now)
+        for record in due:
+            transition = on_escalation_timer(record.chain, record.status, now)
+            if transition is None:
+                continue
+            with self.engine.begin() as conn:
+                updated = incident_store.update_status(conn, record, transition.status, transition.timeline, now)
+            if updated is None:
+                continue  # another instance escalated it
+            esc = updated.status.escalation
+            self.counters.inc("escalations")
+            log.warning(
+                "incident_exhausted" if esc.exhausted else "incident_escalated",
+                incident_id=updated.incident_id,
+                level=esc.level,
+                team=esc.team,
+            )
+            self.publish_incident(updated)
+
+    # -- kiosk health ---------------------------------------------------------------------
+
+    def handle_status(self, inbound: InboundStatus) -> None:
+        m = inbound.message
+        online = m.state == "online"
+        with self.engine.begin() as conn:
+            applied = fleet_state.record_status(conn, inbound.device_id, online, m.session, m.ts or self.clock(), m.app, m.content)
+        if applied:
+            log.info("kiosk_online" if online else "kiosk_offline", device=inbound.device_id)
+
+    def _flush_heartbeats(self) -> None:
+        with self._heartbeats_lock:
+            beats, self._heartbeats = list(self._heartbeats.values()), {}
+        if beats:
+            with self.engine.begin() as conn:
+                fleet_state.record_heartbeats(conn, beats)
+
+    # -- output ---------------------------------------------------------------------------
+
+    def publish_incident(self, record: IncidentRecord) -> None:
+        message = incident_message(record)
+        topic = topics.responder_incident(record.region, record.incident_id)
+        if not self.link.publish(topic, message.to_bytes(), qos=1, retain=True):
+            # Republished on reconnect (see _republish_recent); the store has it.
+            log.warning("incident_publish_deferred", incident_id=record.incident_id)
+
+    def send_command(self, device_id: str, kind: str, body: dict[str, object]) -> None:
+        now = self.clock()
+        command = Command(
+            cid=uuid.uuid4().hex[:20],
+            type=kind,
+            created=now,
+            expires=now + self.config.command_ttl_s,
+            device_id=device_id,
+            body=body,
+        )
+        self.link.publish(
+            topics.device_command(device_id, command.cid),
+            sign_command(command, self._signing_key),
+            qos=1,
+            message_expiry_s=self.config.command_ttl_s,
+        )
+
+    def _republish_recent(self) -> None:
+        """After (re)connecting, publish the state of open and recently changed incidents, in
+        case a publish was lost while the link was down. Retained and versioned: harmless twice."""
+        since = self.clock() - REPUBLISH_WINDOW_S
+        with self.engine.connect() as conn:
+            records = incident_store.open_or_recent_incidents(conn, since)
+        for record in records:
+            self.publish_incident(record)
+        if records:
+            log.info("incidents_republished", count=len(records))
+
+
+def serve(config: FleetConfig, stop: threading.Event) -> None:
+    manager = FleetManager(config)
+    manager.start()
+    while not stop.wait(0.5):
+        pass
+    manager.stop()
+    log.info("fleet_manager_stopped", counters=manager.counters.snapshot())

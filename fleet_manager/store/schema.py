@@ -1,0 +1,104 @@
+"""Tables of the fleet manager's store (SQLAlchemy Core), portable across SQLite and PostgreSQL.
+
+Times are epoch seconds as double precision; structured details are JSON. The Alembic
+migrations in ``migrations/versions`` create exactly these tables; a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+Time = sa.Float(precision=53)
+
+facilities = sa.Table(
+    "facilities",
+    metadata,
+    sa.Column("facility_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+locations = sa.Table(
+    "locations",
+    metadata,
+    sa.Column("location_id", sa.String(64), primary_key=True),
+    sa.Column("facility_id", sa.String(64), sa.ForeignKey("facilities.facility_id"), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("qr_token", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("location_id", sa.String(64), sa.ForeignKey("locations.location_id"), nullable=True, index=True),
+    sa.Column("registered", sa.Boolean, nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("online", sa.Boolean, nullable=False),
+    sa.Column("session", sa.String(64), nullable=True),
+    sa.Column("status_at", Time, nullable=True),
+    sa.Column("last_heartbeat_at", Time, nullable=True),
+    sa.Column("heartbeat_seq", sa.Integer, nullable=True),
+    sa.Column("outbox_pending", sa.Integer, nullable=True),
+    sa.Column("app_version", sa.String(64), nullable=True),
+    sa.Column("content_version", sa.String(64), nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("alert_id", sa.String(36), primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("reported_location", sa.String(64), nullable=False),
+    sa.Column("alert_ts", Time, nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("incident_id", sa.String(64), nullable=False),
+    sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("incident_id", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("drill", sa.Boolean, nullable=False),
+    sa.Column("region", sa.String(64), nullable=False, index=True),
+    sa.Column("facility_id", sa.String(64), nullable=True, index=True),
+    sa.Column("location_id", sa.String(64), nullable=False),
+    sa.Column("location_name", sa.String(200), nullable=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("alert_ts", Time, nullable=False),
+    sa.Column("opened_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("route", sa.String(64), nullable=False),
+    sa.Column("chain", sa.JSON, nullable=False),
+    sa.Column("escalation_level", sa.Integer, nullable=False),
+    sa.Column("escalation_team", sa.String(64), nullable=False),
+    sa.Column("notified", sa.JSON, nullable=False),
+    sa.Column("next_escalation_at", Time, nullable=True, index=True),
+    sa.Column("exhausted", sa.Boolean, nullable=False),
+    sa.Column("acknowledged_by", sa.String(64), nullable=True),
+    sa.Column("resolved_by", sa.String(64), nullable=True),
+)
+
+incident_events = sa.Table(
+    "incident_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.incident_id"), nullable=False, index=True),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+)

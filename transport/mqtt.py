@@ -1,0 +1,241 @@
+"""A thin paho-mqtt 2.x adapter shared by the kiosk agent, fleet manager and responder tools.
+
+MQTT 5 over TLS with a client certificate, a persistent session (``clean_start=False`` plus a
+session expiry) and our own connection loop, so that reconnects use jittered backoff and every
+iteration closes its socket: a flapping broker cannot leak connections. Policy (what to send,
+what a message means) stays with the caller; this only moves bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from provisioning.tls import TlsFiles
+from transport.backoff import Backoff
+from transport.log import get_logger
+
+log = get_logger("transport.mqtt")
+
+
+@dataclass(frozen=True)
+class BrokerEndpoint:
+    host: str
+    port: int
+    tls: TlsFiles
+
+
+@dataclass(frozen=True)
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    client_id: str
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 24 * 3600
+    will: Will | None = None
+    subscriptions: Sequence[tuple[str, int]] = ()
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    # False for short-lived tools (a CLI ack): a clean session that the broker drops at once.
+    persistent: bool = True
+    name: str = field(default="mqtt")
+
+
+MessageHandler = Callable[[str, bytes, int], None]  # topic, payload, qos
+ConnectHandler = Callable[[bool], None]  # session_present
+
+
+class MqttLink:
+    """One broker connection kept alive by its own thread."""
+
+    def __init__(
+        self,
+        endpoint: BrokerEndpoint,
+        options: LinkOptions,
+        on_message: MessageHandler,
+        on_connect: ConnectHandler | None = None,
+        on_disconnect: Callable[[], None] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.options = options
+        self._on_message = on_message
+        self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._backoff = Backoff(options.backoff_base_s, options.backoff_cap_s)
+        self.connects = 0
+
+    # -- public API ---------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"{self.options.name}-link", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Disconnect cleanly (the broker then does not send the Last Will) and end the thread."""
+        self._stop.set()
+        client = self._client
+        if client is not None and self._connected.is_set():
+            with contextlib.suppress(Exception):
+                client.disconnect()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        message_expiry_s: int | None = None,
+    ) -> bool:
+        """Hand a message to paho; False if not connected (the caller keeps it for later)."""
+        client = self._client
+        if client is None or not self._connected.is_set():
+            return False
+        props = None
+        if message_expiry_s is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = message_expiry_s
+        info = client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def publish_confirmed(self, topic: str, payload: bytes, timeout: float) -> bool:
+        """Publish at QoS 1 and wait for the broker's PUBACK (never call from a callback)."""
+        client = self._client
+        if client is None or not self._connected.is_set():
+            return False
+        info = client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        opts = self.options
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=opts.client_id, protocol=mqtt.MQTTv5
+        )
+        tls = self.endpoint.tls
+        client.tls_set(
+            ca_certs=str(tls.cafile),
+            certfile=str(tls.certfile),
+            keyfile=str(tls.keyfile),
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+        if opts.will is not None:
+            client.will_set(opts.will.topic, opts.will.payload, qos=opts.will.qos, retain=opts.will.retain)
+        client.max_inflight_messages_set(100)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        return client
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            client = self._make_client()
+            self._client = client
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.options.session_expiry_s if self.options.persistent else 0
+            try:
+                client.connect(
+                    self.endpoint.host,
+                    self.endpoint.port,
+                    keepalive=self.options.keepalive_s,
+                    clean_start=not self.options.persistent,
+                    properties=props,
+                )
+                while not self._stop.is_set():
+                    rc = client.loop(timeout=0.5)
+                    if rc != mqtt.MQTT_ERR_SUCCESS:
+                        break
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                log.warning("mqtt_connect_failed", link=self.options.name, error=str(exc))
+            finally:
+                was_connected = self._connected.is_set()
+                self._connected.clear()
+                with contextlib.suppress(Exception):
+                    sock = client.socket()
+                    if sock is not None:
+                        sock.close()
+                if was_connected and self._on_disconnect is not None:
+                    self._on_disconnect()
+            if self._stop.is_set():
+                break
+            delay = self._backoff.next_delay()
+            log.info("mqtt_reconnect_wait", link=self.options.name, delay_s=round(delay, 2))
+            self._stop.wait(delay)
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.warning("mqtt_refused", link=self.options.name, reason=str(reason_code))
+            return
+        self._backoff.reset()
+        self.connects += 1
+        if self.options.subscriptions:
+            client.subscribe(list(self.options.subscriptions))
+        self._connected.set()
+        log.info(
+            "mqtt_connected",
+            link=self.options.name,
+            session_present=flags.session_present,
+            port=self.endpoint.port,
+        )
+        if self._on_connect is not None:
+            self._on_connect(flags.session_present)
+
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("mqtt_disconnected", link=self.options.name, reason=str(reason_code))
+
+    def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._on_message(msg.topic, msg.payload, msg.qos)
+        except Exception:
+            # A handler bug must not take the connection down; it is logged with its stack.
+            log.exception("mqtt_handler_failed", link=self.options.name, topic=msg.topic)
