@@ -93,6 +93,21 @@ class ManagedProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_for_log(self, event: str, timeout: float, after: int = 0) -> None:
+        """Until a JSON log line with ``"event": event`` appears past byte ``after``."""
+        needle = f'"event": "{event}"'
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log_text()[after:]:
+                return
+            if not self.is_running:
+                raise RuntimeError(f"{self.name} exited:\n{self.log_text()[-2000:]}")
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.name}: no {event!r} within {timeout}s")
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
 
 class RunningSystem:
     """The processes of one :class:`SystemLayout`, started and stopped in a safe order."""
@@ -132,9 +147,16 @@ class RunningSystem:
             broker.start()
         self.fleet_broker.start()
 
-    def start_fleet_managers(self) -> None:
+    def start_fleet_managers(self, wait: float = 30.0) -> None:
+        """Start them and wait until each is subscribed: a kiosk's first alert must find a
+        consumer (later ones are queued in the fleet manager's persistent session)."""
         for fm in self.fleet_managers:
-            fm.start()
+            self.start_fleet_manager(fm, wait)
+
+    def start_fleet_manager(self, fm: ManagedProcess, wait: float = 30.0) -> None:
+        offset = fm.log_size()
+        fm.start()
+        fm.wait_for_log("mqtt_connected", wait, after=offset)
 
     def start_kiosks(self, wait: float = 20.0) -> None:
         for kiosk in self.kiosks.values():

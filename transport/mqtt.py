@@ -1,9 +1,9 @@
 """A thin paho-mqtt 2.x adapter shared by the kiosk agent, fleet manager and responder tools.
 
 MQTT 5 over TLS with a client certificate, a persistent session (``clean_start=False`` plus a
-session expiry) and our own connection loop, so that reconnects use jittered backoff and every
-iteration closes its socket: a flapping broker cannot leak connections. Policy (what to send,
-what a message means) stays with the caller; this only moves bytes.
+session expiry), paho's network thread, and reconnects that follow our jittered backoff (see
+:mod:`transport.backoff`) so a fleet of kiosks does not stampede a broker that comes back.
+Policy (what to send, what a message means) stays with the caller; this only moves bytes.
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ class MqttLink:
         self._on_disconnect = on_disconnect
         self._connected = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
         self._backoff = Backoff(options.backoff_base_s, options.backoff_cap_s)
         self.connects = 0
@@ -92,18 +91,32 @@ class MqttLink:
         return self._connected.wait(timeout)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"{self.options.name}-link", daemon=True)
-        self._thread.start()
+        client = self._make_client()
+        self._client = client
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.options.session_expiry_s if self.options.persistent else 0
+        self._set_next_delay(client)
+        client.connect_async(
+            self.endpoint.host,
+            self.endpoint.port,
+            keepalive=self.options.keepalive_s,
+            clean_start=not self.options.persistent,
+            properties=props,
+        )
+        # paho's own network thread does every socket read and write: publishing from other
+        # threads only queues and wakes it, so TLS records are never interleaved.
+        client.loop_start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Disconnect cleanly (the broker then does not send the Last Will) and end the thread."""
         self._stop.set()
         client = self._client
-        if client is not None and self._connected.is_set():
-            with contextlib.suppress(Exception):
-                client.disconnect()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            client.disconnect()
+        client.loop_stop()
+        self._connected.clear()
 
     def publish(
         self,
@@ -157,44 +170,20 @@ class MqttLink:
             client.will_set(opts.will.topic, opts.will.payload, qos=opts.will.qos, retain=opts.will.retain)
         client.max_inflight_messages_set(100)
         client.on_connect = self._handle_connect
+        client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         return client
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            client = self._make_client()
-            self._client = client
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = self.options.session_expiry_s if self.options.persistent else 0
-            try:
-                client.connect(
-                    self.endpoint.host,
-                    self.endpoint.port,
-                    keepalive=self.options.keepalive_s,
-                    clean_start=not self.options.persistent,
-                    properties=props,
-                )
-                while not self._stop.is_set():
-                    rc = client.loop(timeout=0.5)
-                    if rc != mqtt.MQTT_ERR_SUCCESS:
-                        break
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                log.warning("mqtt_connect_failed", link=self.options.name, error=str(exc))
-            finally:
-                was_connected = self._connected.is_set()
-                self._connected.clear()
-                with contextlib.suppress(Exception):
-                    sock = client.socket()
-                    if sock is not None:
-                        sock.close()
-                if was_connected and self._on_disconnect is not None:
-                    self._on_disconnect()
-            if self._stop.is_set():
-                break
-            delay = self._backoff.next_delay()
-            log.info("mqtt_reconnect_wait", link=self.options.name, delay_s=round(delay, 2))
-            self._stop.wait(delay)
+    def _set_next_delay(self, client: mqtt.Client) -> None:
+        """paho waits ``min_delay`` before its next reconnect once the delay is reset, so
+        setting it after every failure makes paho follow our jittered backoff exactly."""
+        delay = self._backoff.next_delay()
+        client.reconnect_delay_set(min_delay=delay, max_delay=max(delay, self.options.backoff_cap_s))  # type: ignore[arg-type]
+
+    def _handle_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        log.warning("mqtt_connect_failed", link=self.options.name, port=self.endpoint.port)
+        self._set_next_delay(client)
 
     def _handle_connect(
         self,
@@ -208,6 +197,7 @@ class MqttLink:
             log.warning("mqtt_refused", link=self.options.name, reason=str(reason_code))
             return
         self._backoff.reset()
+        self._set_next_delay(client)
         self.connects += 1
         if self.options.subscriptions:
             client.subscribe(list(self.options.subscriptions))
@@ -229,9 +219,14 @@ class MqttLink:
         reason_code: mqtt.ReasonCode,
         properties: Properties | None,
     ) -> None:
+        was_connected = self._connected.is_set()
         self._connected.clear()
-        if not self._stop.is_set():
-            log.warning("mqtt_disconnected", link=self.options.name, reason=str(reason_code))
+        if self._stop.is_set():
+            return
+        log.warning("mqtt_disconnected", link=self.options.name, reason=str(reason_code))
+        self._set_next_delay(client)
+        if was_connected and self._on_disconnect is not None:
+            self._on_disconnect()
 
     def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
