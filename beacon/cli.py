@@ -8,12 +8,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from protocol.messages import ResponderActionKind
 from provisioning.tls import TlsFiles
 from transport.log import configure_logging
 
@@ -36,7 +37,9 @@ def kiosk() -> None:
 @kiosk.command("run")
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
 @click.option("--headless", is_flag=True, help="Run the device agent without the touch UI.")
-@click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=60.0, show_default=True)
+@click.option(
+    "--heartbeat-interval", type=click.FloatRange(min=0.05), default=60.0, show_default=True
+)
 @click.option("--log-level", default="INFO", show_default=True)
 def kiosk_run(state_dir: Path, headless: bool, heartbeat_interval: float, log_level: str) -> None:
     """Run the kiosk agent (and, later, its touch UI) until SIGTERM."""
@@ -56,7 +59,9 @@ def kiosk_run(state_dir: Path, headless: bool, heartbeat_interval: float, log_le
 @kiosk.command("ctl")
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
 @click.argument("action", type=click.Choice(["status", "press-help", "drill"]))
-@click.option("--source", type=click.Choice(["touch", "button"]), default="touch", show_default=True)
+@click.option(
+    "--source", type=click.Choice(["touch", "button"]), default="touch", show_default=True
+)
 def kiosk_ctl(state_dir: Path, action: str, source: str) -> None:
     """Talk to a running kiosk agent through its control socket."""
     from device.agent.control import ControlError, control_request
@@ -82,7 +87,9 @@ def fleet() -> None:
 
 
 @fleet.command("serve")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True
+)
 def fleet_serve(config_path: Path) -> None:
     """Consume from the fleet broker, route and escalate incidents, until SIGTERM."""
     from fleet_manager.config import ConfigError, load_config
@@ -117,7 +124,13 @@ def _common_name(cert_path: Path) -> str:
 
 
 def _responder_endpoints(
-    connection: Path, region: str | None, host: str | None, port: int | None, ca: Path | None, cert: Path | None, key: Path | None
+    connection: Path,
+    region: str | None,
+    host: str | None,
+    port: int | None,
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
 ) -> list[tuple[str, Any, str]]:
     """(region, endpoint, identity) to try, from explicit options or a connection file."""
     from transport.mqtt import BrokerEndpoint
@@ -129,7 +142,9 @@ def _responder_endpoints(
     try:
         info = json.loads(connection.read_text())
     except (OSError, ValueError) as exc:
-        raise click.ClickException(f"{connection}: cannot read connection details ({exc}); is `beacon demo` running?") from None
+        raise click.ClickException(
+            f"{connection}: cannot read connection details ({exc}); is `beacon demo` running?"
+        ) from None
     regions = [region] if region else sorted(info["responders"])
     out = []
     for r in regions:
@@ -142,7 +157,12 @@ def _responder_endpoints(
 
 
 _broker_options = [
-    click.option("--connection", type=click.Path(path_type=Path), default=DEFAULT_CONNECTION, show_default=True),
+    click.option(
+        "--connection",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_CONNECTION,
+        show_default=True,
+    ),
     click.option("--region"),
     click.option("--host"),
     click.option("--port", type=int),
@@ -160,7 +180,15 @@ def broker_options(fn: Any) -> Any:
 
 @responder.command("watch")
 @broker_options
-def responder_watch(connection: Path, region: str | None, host: str | None, port: int | None, ca: Path | None, cert: Path | None, key: Path | None) -> None:
+def responder_watch(
+    connection: Path,
+    region: str | None,
+    host: str | None,
+    port: int | None,
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+) -> None:
     """Print each incident of a region as it arrives and changes."""
     from responder.client import IncidentWatcher
     from responder.format import format_incident
@@ -170,9 +198,14 @@ def responder_watch(connection: Path, region: str | None, host: str | None, port
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     watchers = []
-    for r, endpoint, identity in _responder_endpoints(connection, region, host, port, ca, cert, key):
+    for r, endpoint, identity in _responder_endpoints(
+        connection, region, host, port, ca, cert, key
+    ):
         watcher = IncidentWatcher(
-            endpoint, identity, r, lambda inc: click.echo(format_incident(inc, time.time()), nl=True)
+            endpoint,
+            identity,
+            r,
+            lambda inc: click.echo(format_incident(inc, time.time()), nl=True),
         )
         watcher.start()
         watchers.append(watcher)
@@ -182,14 +215,23 @@ def responder_watch(connection: Path, region: str | None, host: str | None, port
         watcher.stop()
 
 
-def _act(action: str, incident_id: str, note: str | None, as_name: str | None, endpoints: list[tuple[str, Any, str]]) -> None:
+def _act(
+    action: str,
+    incident_id: str,
+    note: str | None,
+    as_name: str | None,
+    endpoints: list[tuple[str, Any, str]],
+) -> None:
     from responder.client import ActionNotConfirmed, send_action
 
     configure_logging("ERROR", process="responder")
+    kind = cast(ResponderActionKind, action)
     last_error = "no responder broker to try"
     for r, endpoint, identity in endpoints:
         try:
-            result = send_action(endpoint, identity, r, incident_id, action, as_name or identity, note, timeout=10)  # type: ignore[arg-type]
+            result = send_action(
+                endpoint, identity, r, incident_id, kind, as_name or identity, note, timeout=10
+            )
         except ActionNotConfirmed as exc:
             last_error = str(exc)
             continue
@@ -201,16 +243,39 @@ def _act(action: str, incident_id: str, note: str | None, as_name: str | None, e
     raise click.ClickException(last_error)
 
 
-for _action, _help in (("ack", "Acknowledge an incident (stops its escalation)."), ("resolve", "Resolve an incident."), ("note", "Add a note to an incident's timeline.")):
+for _action, _help in (
+    ("ack", "Acknowledge an incident (stops its escalation)."),
+    ("resolve", "Resolve an incident."),
+    ("note", "Add a note to an incident's timeline."),
+):
 
     def _make(action: str, help_text: str) -> None:
         @responder.command(action, help=help_text)
         @click.argument("incident_id")
         @click.option("--note", help="A short note for the timeline (no personal data).")
-        @click.option("--as", "as_name", help="Your name as shown in the timeline (default: certificate CN).")
+        @click.option(
+            "--as", "as_name", help="Your name as shown in the timeline (default: certificate CN)."
+        )
         @broker_options
-        def command(incident_id: str, note: str | None, as_name: str | None, connection: Path, region: str | None, host: str | None, port: int | None, ca: Path | None, cert: Path | None, key: Path | None) -> None:
-            _act(action, incident_id, note, as_name, _responder_endpoints(connection, region, host, port, ca, cert, key))
+        def command(
+            incident_id: str,
+            note: str | None,
+            as_name: str | None,
+            connection: Path,
+            region: str | None,
+            host: str | None,
+            port: int | None,
+            ca: Path | None,
+            cert: Path | None,
+            key: Path | None,
+        ) -> None:
+            _act(
+                action,
+                incident_id,
+                note,
+                as_name,
+                _responder_endpoints(connection, region, host, port, ca, cert, key),
+            )
 
     _make(_action, _help)
 
@@ -221,12 +286,26 @@ for _action, _help in (("ack", "Acknowledge an incident (stops its escalation)."
 @main.command("demo")
 @click.option("--headless", is_flag=True, help="Keep every kiosk headless (no screen window).")
 @click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds.")
-@click.option("--press-help", "press_help", type=click.FloatRange(min=0), help="Press help on a kiosk at this second.")
-@click.option("--base", type=click.Path(path_type=Path, file_okay=False), default=Path("var/demo"), show_default=True)
+@click.option(
+    "--press-help",
+    "press_help",
+    type=click.FloatRange(min=0),
+    help="Press help on a kiosk at this second.",
+)
+@click.option(
+    "--base",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("var/demo"),
+    show_default=True,
+)
 @click.option("--log-level", default="WARNING", show_default=True)
-def demo(headless: bool, duration: float | None, press_help: float | None, base: Path, log_level: str) -> None:
+def demo(
+    headless: bool, duration: float | None, press_help: float | None, base: Path, log_level: str
+) -> None:
     """Run the whole system on this machine with embedded defaults."""
     from beacon.demo import run_demo
 
     configure_logging(log_level, process="demo")
-    sys.exit(run_demo(base, duration=duration, press_help_at=press_help, say=lambda s: click.echo(s)))
+    sys.exit(
+        run_demo(base, duration=duration, press_help_at=press_help, say=lambda s: click.echo(s))
+    )

@@ -45,11 +45,14 @@ def run_demo(
         say(f"responder ▸ {format_incident(incident, time.time())}")
 
     try:
-        say(f"starting brokers, fleet manager and {len(layout.kiosk_dirs)} kiosks under {layout.base} …")
+        kiosks = len(layout.kiosk_dirs)
+        say(f"starting brokers, fleet manager and {kiosks} kiosks under {layout.base} …")
         system.start()
         for region, tls in layout.responder_watch.items():
             endpoint = BrokerEndpoint(HOST, layout.responder_ports[region], tls)
-            watcher = IncidentWatcher(endpoint, layout.responder_identity(region, "watch"), region, show)
+            watcher = IncidentWatcher(
+                endpoint, layout.responder_identity(region, "watch"), region, show
+            )
             watcher.start()
             watchers.append(watcher)
         connection = layout.write_connection_file()
@@ -58,7 +61,8 @@ def run_demo(
         for region, port in layout.responder_ports.items():
             say(f"  responder broker {region}: {HOST}:{port}")
         say(f"  press help:   beacon kiosk ctl --state-dir {layout.kiosk_dirs[first]} press-help")
-        say("  acknowledge:  beacon responder ack INCIDENT_ID   (resolve: beacon responder resolve ...)")
+        say("  acknowledge:  beacon responder ack INCIDENT_ID")
+        say("  resolve:      beacon responder resolve INCIDENT_ID --note 'what was done'")
         say("Ctrl-C stops everything.")
         started = time.monotonic()
         pressed = False
@@ -70,7 +74,9 @@ def run_demo(
                 pressed = True
             if duration is not None and elapsed >= duration:
                 break
-            for name, proc in [(p.name, p) for p in system.fleet_managers + list(system.kiosks.values())]:
+            for name, proc in [
+                (p.name, p) for p in system.fleet_managers + list(system.kiosks.values())
+            ]:
                 if not proc.is_running:
                     say(f"{name} exited unexpectedly; see {proc.log_path}")
                     return 1

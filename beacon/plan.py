@@ -81,8 +81,16 @@ DEMO_PLAN = SystemPlan(
     ),
     kiosks=(
         KioskPlan("kiosk-stmarys-wait", "st-marys", "stmarys-waiting", "Main waiting room"),
-        KioskPlan("kiosk-stmarys-wc", "st-marys", "stmarys-wc-2", "Ground floor restroom", "bathroom"),
-        KioskPlan("kiosk-riverside-ed", "riverside", "riverside-ed-3", "Emergency exam room 3", "exam_room"),
+        KioskPlan(
+            "kiosk-stmarys-wc", "st-marys", "stmarys-wc-2", "Ground floor restroom", "bathroom"
+        ),
+        KioskPlan(
+            "kiosk-riverside-ed",
+            "riverside",
+            "riverside-ed-3",
+            "Emergency exam room 3",
+            "exam_room",
+        ),
     ),
     policy_yaml=DEMO_POLICY,
 )

@@ -116,13 +116,17 @@ class RunningSystem:
         self.layout = layout
         self.heartbeat_s = heartbeat_s
         logs = layout.base / "logs"
-        self.fleet_broker = MosquittoProcess(layout.fleet_broker_conf, layout.fleet_port, "fleet-broker")
+        self.fleet_broker = MosquittoProcess(
+            layout.fleet_broker_conf, layout.fleet_port, "fleet-broker"
+        )
         self.responder_brokers = {
             region: MosquittoProcess(conf, layout.responder_ports[region], f"responder-{region}")
             for region, conf in layout.responder_broker_confs.items()
         }
         self.fleet_managers = [
-            ManagedProcess(f"fleet-{i}", ["fleet", "serve", "--config", str(cfg)], logs / f"fleet-{i}.log")
+            ManagedProcess(
+                f"fleet-{i}", ["fleet", "serve", "--config", str(cfg)], logs / f"fleet-{i}.log"
+            )
             for i, cfg in enumerate(layout.fleet_configs, start=1)
         ]
         self.kiosks = {
@@ -175,10 +179,12 @@ class RunningSystem:
         last = "no answer"
         while time.monotonic() < deadline:
             if not self.kiosks[device_id].is_running:
-                raise RuntimeError(f"kiosk {device_id} exited:\n{self.kiosks[device_id].log_text()[-2000:]}")
+                raise RuntimeError(
+                    f"kiosk {device_id} exited:\n{self.kiosks[device_id].log_text()[-2000:]}"
+                )
             try:
-                reply = self.ctl(device_id, {"cmd": "status"}, timeout=2)
-                if reply["status"]["connected"]:
+                status = self.ctl(device_id, {"cmd": "status"}, timeout=2)["status"]
+                if isinstance(status, dict) and status["connected"]:
                     return
                 last = "not connected"
             except (ControlError, ValueError, KeyError) as exc:
@@ -186,7 +192,9 @@ class RunningSystem:
             time.sleep(0.1)
         raise TimeoutError(f"kiosk {device_id} not ready after {timeout}s ({last})")
 
-    def ctl(self, device_id: str, request: dict[str, object], timeout: float = 10.0) -> dict[str, object]:
+    def ctl(
+        self, device_id: str, request: dict[str, object], timeout: float = 10.0
+    ) -> dict[str, object]:
         return control_request(self.layout.kiosk_dirs[device_id], dict(request), timeout)
 
     def press_help(self, device_id: str) -> str:

@@ -29,12 +29,27 @@ from fleet_manager.brokers.mosquitto_config import (
     render_responder_acl,
     render_responder_broker_conf,
 )
-from fleet_manager.brokers.runner import broker_paths, broker_user_setting, free_port, write_broker_files
+from fleet_manager.brokers.runner import (
+    broker_paths,
+    broker_user_setting,
+    free_port,
+    write_broker_files,
+)
 from fleet_manager.routing.policy import load_policy
 from fleet_manager.store import registry
 from fleet_manager.store.database import migrate, open_engine
-from protocol.identities import bridge_identity, fleet_manager_identity, require_device_id, responder_identity
-from provisioning.ca import CertificateAuthority, create_fleet_ca, issue_certificate, write_tls_files
+from protocol.identities import (
+    bridge_identity,
+    fleet_manager_identity,
+    require_device_id,
+    responder_identity,
+)
+from provisioning.ca import (
+    CertificateAuthority,
+    create_fleet_ca,
+    issue_certificate,
+    write_tls_files,
+)
 from provisioning.tls import TlsFiles
 
 HOST = "127.0.0.1"
@@ -169,7 +184,9 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
         bridges=bridges,
         user=user,
     )
-    fleet_acl = render_fleet_acl(fleet_manager_identities=identities, extra_user_grants=plan.extra_fleet_grants)
+    fleet_acl = render_fleet_acl(
+        fleet_manager_identities=identities, extra_user_grants=plan.extra_fleet_grants
+    )
     fleet_broker_conf = write_broker_files(fleet_dir, fleet_conf, fleet_acl)
 
     # The fleet manager: command key, policy, database with the registry, one config per instance.
@@ -181,11 +198,15 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
     with os.fdopen(key_fd, "wb") as handle:
         handle.write(
             signing_key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
             )
         )
     command_key_b64 = base64.b64encode(
-        signing_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        signing_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
     ).decode()
     (fm_dir / "routing.yaml").write_text(plan.policy_yaml)
     database_url = f"sqlite:///{fm_dir / 'fleet.db'}"
@@ -227,7 +248,9 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
     kiosk_dirs: dict[str, Path] = {}
     for k in plan.kiosks:
         state_dir = base / "kiosks" / k.device_id
-        write_tls_files(state_dir / "tls", ca.cert_pem(), issue_certificate(ca, k.device_id, usage="client"))
+        write_tls_files(
+            state_dir / "tls", ca.cert_pem(), issue_certificate(ca, k.device_id, usage="client")
+        )
         save_profile(
             state_dir,
             DeviceProfile(
@@ -243,8 +266,14 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
         kiosk_dirs[k.device_id] = state_dir
 
     responders = base / "responders"
-    desk = {r: _client(ca, responders / responder_identity(r, "desk"), responder_identity(r, "desk")) for r in plan.regions}
-    watch = {r: _client(ca, responders / responder_identity(r, "watch"), responder_identity(r, "watch")) for r in plan.regions}
+    desk = {
+        r: _client(ca, responders / responder_identity(r, "desk"), responder_identity(r, "desk"))
+        for r in plan.regions
+    }
+    watch = {
+        r: _client(ca, responders / responder_identity(r, "watch"), responder_identity(r, "watch"))
+        for r in plan.regions
+    }
     extra = {cn: _client(ca, base / "clients" / cn, cn) for cn in plan.extra_client_identities}
     return SystemLayout(
         base=base,

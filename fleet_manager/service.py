@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -100,7 +101,9 @@ class FleetManager:
     def start(self) -> None:
         self._worker.start()
         self.link.start()
-        log.info("fleet_manager_started", identity=self.config.identity, routes=len(self.policy.routes))
+        log.info(
+            "fleet_manager_started", identity=self.config.identity, routes=len(self.policy.routes)
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -144,11 +147,11 @@ class FleetManager:
             except queue.Empty:
                 inbound = None
             if inbound is not None:
-                self._safe(lambda: self._handle(inbound))
+                self._safe(partial(self._handle, inbound))
                 next_escalation = self._safe(self._next_escalation_at)
             now = self.clock()
             if next_escalation is not None and now >= next_escalation:
-                self._safe(lambda: self._run_escalations(now))
+                self._safe(partial(self._run_escalations, now))
                 next_escalation = self._safe(self._next_escalation_at)
             if now >= next_flush:
                 self._safe(self._flush_heartbeats)
@@ -173,9 +176,13 @@ class FleetManager:
             self.handle_status(inbound)
         elif isinstance(inbound, InboundEvent):
             log.info("device_event", device=inbound.device_id, event=inbound.message.event)
-        elif isinstance(inbound, InboundCommandResult):
-            if not inbound.message.ok:
-                log.warning("command_failed", device=inbound.device_id, cid=inbound.cid, detail=inbound.message.detail)
+        elif isinstance(inbound, InboundCommandResult) and not inbound.message.ok:
+            log.warning(
+                "command_failed",
+                device=inbound.device_id,
+                cid=inbound.cid,
+                detail=inbound.message.detail,
+            )
 
     # -- alerts ---------------------------------------------------------------------------
 
@@ -195,7 +202,9 @@ class FleetManager:
             record = None  # another instance recorded it first; it publishes
         if record is None:
             self.counters.inc("alerts_duplicate")
-            log.info("alert_duplicate", alert_id=alert_id, device=inbound.device_id, attempt=msg.attempt)
+            log.info(
+                "alert_duplicate", alert_id=alert_id, device=inbound.device_id, attempt=msg.attempt
+            )
         else:
             self.counters.inc("incidents_opened")
             log.info(
@@ -211,22 +220,37 @@ class FleetManager:
             self.publish_incident(record)
         self.send_command(inbound.device_id, "alert_received", {"alert_id": alert_id})
 
-    def _open(self, conn: sa.Connection, inbound: InboundAlert, incident_id: str, now: float) -> IncidentRecord:
+    def _open(
+        self, conn: sa.Connection, inbound: InboundAlert, incident_id: str, now: float
+    ) -> IncidentRecord:
         msg = inbound.message
         place = registry.placement(conn, inbound.device_id)
         extra: list[TimelineEntry] = []
         if place is None:
             # Never drop an alert for want of a registry entry: route it on what it says.
-            extra.append(TimelineEntry(now, "unregistered_device", "system", {"reported_location": msg.location}))
-            region, facility, location, location_name = self.config.default_region, None, msg.location, None
+            extra.append(
+                TimelineEntry(
+                    now, "unregistered_device", "system", {"reported_location": msg.location}
+                )
+            )
+            region, facility, location, location_name = (
+                self.config.default_region,
+                None,
+                msg.location,
+                None,
+            )
         else:
             if msg.location != place.location_id:
                 extra.append(
-                    TimelineEntry(now, "location_mismatch", "system", {"reported_location": msg.location})
+                    TimelineEntry(
+                        now, "location_mismatch", "system", {"reported_location": msg.location}
+                    )
                 )
             region, facility = place.region, place.facility_id
             location, location_name = place.location_id, place.location_name
-        facts = IncidentFacts(kind=msg.kind, region=region, facility=facility, location=location, drill=msg.drill)
+        facts = IncidentFacts(
+            kind=msg.kind, region=region, facility=facility, location=location, drill=msg.drill
+        )
         route = route_incident(self.policy, facts)
         transition = open_incident(route.chain, route.name, inbound.device_id, now)
         incident_store.insert_alert(
@@ -271,20 +295,36 @@ class FleetManager:
                 record = incident_store.get_incident(conn, inbound.incident_id)
                 if record is None or record.region != inbound.region:
                     self.counters.inc("responder_actions_rejected")
-                    log.warning("responder_action_rejected", incident_id=inbound.incident_id, region=inbound.region, error="no such incident in this region")
+                    log.warning(
+                        "responder_action_rejected",
+                        incident_id=inbound.incident_id,
+                        region=inbound.region,
+                        error="no such incident in this region",
+                    )
                     return
                 try:
-                    transition = on_responder_action(record.status, action.action, action.responder, now, action.note)
+                    transition = on_responder_action(
+                        record.status, action.action, action.responder, now, action.note
+                    )
                 except ActionRefused as exc:
                     self.counters.inc("responder_actions_rejected")
-                    log.warning("responder_action_rejected", incident_id=record.incident_id, error=str(exc))
+                    log.warning(
+                        "responder_action_rejected", incident_id=record.incident_id, error=str(exc)
+                    )
                     return
                 if transition is None:
                     return
-                updated = incident_store.update_status(conn, record, transition.status, transition.timeline, now)
+                updated = incident_store.update_status(
+                    conn, record, transition.status, transition.timeline, now
+                )
             if updated is not None:
                 self.counters.inc(f"responder_{action.action}")
-                log.info("incident_" + action.action, incident_id=updated.incident_id, responder=action.responder, state=updated.status.state)
+                log.info(
+                    "incident_" + action.action,
+                    incident_id=updated.incident_id,
+                    responder=action.responder,
+                    state=updated.status.state,
+                )
                 self.publish_incident(updated)
                 return
         log.error("responder_action_conflict", incident_id=inbound.incident_id)
@@ -303,7 +343,9 @@ class FleetManager:
             if transition is None:
                 continue
             with self.engine.begin() as conn:
-                updated = incident_store.update_status(conn, record, transition.status, transition.timeline, now)
+                updated = incident_store.update_status(
+                    conn, record, transition.status, transition.timeline, now
+                )
             if updated is None:
                 continue  # another instance escalated it
             esc = updated.status.escalation
@@ -322,7 +364,9 @@ class FleetManager:
         m = inbound.message
         online = m.state == "online"
         with self.engine.begin() as conn:
-            applied = fleet_state.record_status(conn, inbound.device_id, online, m.session, m.ts or self.clock(), m.app, m.content)
+            applied = fleet_state.record_status(
+                conn, inbound.device_id, online, m.session, m.ts or self.clock(), m.app, m.content
+            )
         if applied:
             log.info("kiosk_online" if online else "kiosk_offline", device=inbound.device_id)
 

@@ -59,9 +59,7 @@ def sign_command(command: Command, key: Ed25519PrivateKey) -> bytes:
     return _canonical(wire)
 
 
-def verify_command(
-    payload: bytes, key: Ed25519PublicKey, *, device_id: str, now: float
-) -> Command:
+def verify_command(payload: bytes, key: Ed25519PublicKey, *, device_id: str, now: float) -> Command:
     """Check signature, addressee and validity window; raise :class:`EnvelopeError` if any fails.
 
     ``device_id`` is the receiving kiosk: a command signed for another kiosk is refused, so a
@@ -81,7 +79,9 @@ def verify_command(
             body=dict(wire["body"]),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise EnvelopeError(f"malformed command envelope ({exc.__class__.__name__}: {exc})") from None
+        raise EnvelopeError(
+            f"malformed command envelope ({exc.__class__.__name__}: {exc})"
+        ) from None
     try:
         key.verify(sig, command.signed_part())
     except InvalidSignature:

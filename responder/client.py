@@ -113,14 +113,18 @@ def send_action(
     link.start()
     try:
         if not link.wait_connected(timeout):
-            raise ActionNotConfirmed(f"could not connect to the responder broker {endpoint.host}:{endpoint.port}")
+            raise ActionNotConfirmed(
+                f"could not connect to the responder broker {endpoint.host}:{endpoint.port}"
+            )
         time.sleep(0.2)  # let the subscription settle before acting, so the answer is not missed
         if done.is_set() and action == "ack":
             return confirmed[-1]  # already acknowledged
         done.clear()
         confirmed.clear()
         message = ResponderAction(responder=responder, action=action, ts=time.time(), note=note)
-        if not link.publish_confirmed(topics.responder_ack(region, incident_id), message.to_bytes(), timeout):
+        if not link.publish_confirmed(
+            topics.responder_ack(region, incident_id), message.to_bytes(), timeout
+        ):
             raise ActionNotConfirmed("the responder broker did not accept the action")
         if action == "note":
             return None

@@ -19,7 +19,7 @@ class Backoff:
     attempts: int = 0
 
     def next_delay(self) -> float:
-        ceiling = min(self.cap_s, self.base_s * (2**self.attempts))
+        ceiling = min(self.cap_s, self.base_s * float(2**self.attempts))
         self.attempts += 1
         return ceiling / 2 + self.rand() * ceiling / 2
 

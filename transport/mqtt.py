@@ -13,11 +13,13 @@ import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from provisioning.tls import TlsFiles
 from transport.backoff import Backoff
@@ -93,8 +95,10 @@ class MqttLink:
     def start(self) -> None:
         client = self._make_client()
         self._client = client
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.options.session_expiry_s if self.options.persistent else 0
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = (
+            self.options.session_expiry_s if self.options.persistent else 0
+        )
         self._set_next_delay(client)
         client.connect_async(
             self.endpoint.host,
@@ -132,7 +136,7 @@ class MqttLink:
             return False
         props = None
         if message_expiry_s is not None:
-            props = Properties(PacketTypes.PUBLISH)
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.MessageExpiryInterval = message_expiry_s
         info = client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
@@ -167,7 +171,9 @@ class MqttLink:
             tls_version=ssl.PROTOCOL_TLS_CLIENT,
         )
         if opts.will is not None:
-            client.will_set(opts.will.topic, opts.will.payload, qos=opts.will.qos, retain=opts.will.retain)
+            client.will_set(
+                opts.will.topic, opts.will.payload, qos=opts.will.qos, retain=opts.will.retain
+            )
         client.max_inflight_messages_set(100)
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail
@@ -179,7 +185,11 @@ class MqttLink:
         """paho waits ``min_delay`` before its next reconnect once the delay is reset, so
         setting it after every failure makes paho follow our jittered backoff exactly."""
         delay = self._backoff.next_delay()
-        client.reconnect_delay_set(min_delay=delay, max_delay=max(delay, self.options.backoff_cap_s))  # type: ignore[arg-type]
+        # paho annotates whole seconds but computes with floats; sub-second jitter matters.
+        delay_s: Any = delay
+        client.reconnect_delay_set(
+            min_delay=delay_s, max_delay=max(delay_s, self.options.backoff_cap_s)
+        )
 
     def _handle_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         log.warning("mqtt_connect_failed", link=self.options.name, port=self.endpoint.port)
@@ -190,7 +200,7 @@ class MqttLink:
         client: mqtt.Client,
         userdata: object,
         flags: mqtt.ConnectFlags,
-        reason_code: mqtt.ReasonCode,
+        reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
@@ -216,7 +226,7 @@ class MqttLink:
         client: mqtt.Client,
         userdata: object,
         flags: mqtt.DisconnectFlags,
-        reason_code: mqtt.ReasonCode,
+        reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
         was_connected = self._connected.is_set()
@@ -230,7 +240,7 @@ class MqttLink:
 
     def _handle_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
-            self._on_message(msg.topic, msg.payload, msg.qos)
+            self._on_message(msg.topic, bytes(msg.payload), msg.qos)
         except Exception:
             # A handler bug must not take the connection down; it is logged with its stack.
             log.exception("mqtt_handler_failed", link=self.options.name, topic=msg.topic)

@@ -73,7 +73,9 @@ class KioskAgent:
         device_id = self.profile.device_id
         offline = StatusMessage(state="offline", session=self._session)
         self._link = MqttLink(
-            BrokerEndpoint(self.profile.broker.host, self.profile.broker.port, tls_files(state_dir)),
+            BrokerEndpoint(
+                self.profile.broker.host, self.profile.broker.port, tls_files(state_dir)
+            ),
             LinkOptions(
                 client_id=device_id,
                 keepalive_s=self.settings.keepalive_s,
@@ -87,7 +89,9 @@ class KioskAgent:
             on_message=self._on_message,
             on_connect=self._on_connect,
         )
-        self._ticker = threading.Thread(target=self._tick_loop, name=f"{device_id}-tick", daemon=True)
+        self._ticker = threading.Thread(
+            target=self._tick_loop, name=f"{device_id}-tick", daemon=True
+        )
         self._handlers: dict[str, Callable[[Command], str | None]] = {
             "alert_received": self._cmd_alert_received,
             "identify": self._cmd_identify,
@@ -141,7 +145,9 @@ class KioskAgent:
             self._outbox.put(entry)
             self._pending[entry.alert_id] = entry
         self.counters[f"alerts_raised_{kind}"] += 1
-        log.info("alert_raised", device=self.device_id, alert_id=entry.alert_id, kind=kind, source=source)
+        log.info(
+            "alert_raised", device=self.device_id, alert_id=entry.alert_id, kind=kind, source=source
+        )
         self._send(entry)
         return entry.alert_id
 
@@ -194,10 +200,14 @@ class KioskAgent:
             return
         if parsed.cid is None or parsed.device_id != self.device_id:
             self.counters["messages_rejected"] += 1
-            log.warning("message_rejected", device=self.device_id, topic=topic, error="not a command")
+            log.warning(
+                "message_rejected", device=self.device_id, topic=topic, error="not a command"
+            )
             return
         try:
-            command = verify_command(payload, self._command_key, device_id=self.device_id, now=self._clock())
+            command = verify_command(
+                payload, self._command_key, device_id=self.device_id, now=self._clock()
+            )
             if command.cid != parsed.cid:
                 raise ProtocolError(f"command id {command.cid} does not match its topic")
         except ProtocolError as exc:
@@ -218,7 +228,9 @@ class KioskAgent:
 
     def _reply(self, cid: str, ok: bool, detail: str | None) -> None:
         result = CommandResultMessage(cid=cid, ok=ok, detail=detail, ts=self._clock())
-        self._link.publish(topics.device_command_result(self.device_id, cid), result.to_bytes(), qos=1)
+        self._link.publish(
+            topics.device_command_result(self.device_id, cid), result.to_bytes(), qos=1
+        )
 
     # -- command handlers -----------------------------------------------------------------
 
@@ -230,7 +242,9 @@ class KioskAgent:
                 return "already confirmed"
             confirmed = policy.mark_confirmed(entry, self._clock())
             self._outbox.put(confirmed)
-        log.info("alert_confirmed", device=self.device_id, alert_id=alert_id, attempts=entry.attempts)
+        log.info(
+            "alert_confirmed", device=self.device_id, alert_id=alert_id, attempts=entry.attempts
+        )
         return None
 
     def _cmd_identify(self, command: Command) -> str | None:

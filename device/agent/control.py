@@ -66,7 +66,9 @@ class ControlServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="control", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -78,7 +80,9 @@ class ControlServer:
             self.path.unlink()
 
 
-def control_request(state_dir: Path, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+def control_request(
+    state_dir: Path, request: dict[str, Any], timeout: float = 10.0
+) -> dict[str, Any]:
     path = state_dir / SOCKET_NAME
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

@@ -24,7 +24,9 @@ class EscalationStatus:
 
 def begin_escalation(chain: EscalationChain, now: float) -> EscalationStatus:
     first = chain.step_at(0)
-    return EscalationStatus(level=0, team=first.team, notified=(first.team,), next_at=now + first.wait_s)
+    return EscalationStatus(
+        level=0, team=first.team, notified=(first.team,), next_at=now + first.wait_s
+    )
 
 
 def escalate_if_due(
@@ -40,7 +42,9 @@ def escalate_if_due(
     notified = status.notified if step.team in status.notified else (*status.notified, step.team)
     # Each team gets its full wait from the moment it is notified, even if this fleet manager
     # was down when the level fell due.
-    return EscalationStatus(level=level, team=step.team, notified=notified, next_at=now + step.wait_s)
+    return EscalationStatus(
+        level=level, team=step.team, notified=notified, next_at=now + step.wait_s
+    )
 
 
 def stop_escalation(status: EscalationStatus) -> EscalationStatus:

@@ -22,11 +22,17 @@ class Heartbeat:
 
 def _ensure_device(conn: sa.Connection, device_id: str, now: float) -> None:
     """Kiosks not yet registered are still tracked (they show up as unregistered)."""
-    exists = conn.execute(sa.select(devices.c.device_id).where(devices.c.device_id == device_id)).first()
+    exists = conn.execute(
+        sa.select(devices.c.device_id).where(devices.c.device_id == device_id)
+    ).first()
     if exists is None:
         conn.execute(
             devices.insert().values(
-                device_id=device_id, registered=False, channel="stable", online=False, created_at=now
+                device_id=device_id,
+                registered=False,
+                channel="stable",
+                online=False,
+                created_at=now,
             )
         )
 

@@ -44,7 +44,9 @@ def chain_to_json(chain: EscalationChain) -> dict[str, Any]:
 
 def chain_from_json(data: dict[str, Any]) -> EscalationChain:
     return EscalationChain(
-        steps=tuple(EscalationStep(team=s["team"], wait_s=float(s["wait_s"])) for s in data["steps"]),
+        steps=tuple(
+            EscalationStep(team=s["team"], wait_s=float(s["wait_s"])) for s in data["steps"]
+        ),
         repeat=int(data["repeat"]),
     )
 
@@ -103,7 +105,9 @@ def find_alert_incident(conn: sa.Connection, alert_id: str) -> str | None:
 
 def count_duplicate(conn: sa.Connection, alert_id: str) -> None:
     conn.execute(
-        alerts.update().where(alerts.c.alert_id == alert_id).values(duplicates=alerts.c.duplicates + 1)
+        alerts.update()
+        .where(alerts.c.alert_id == alert_id)
+        .values(duplicates=alerts.c.duplicates + 1)
     )
 
 
@@ -134,7 +138,9 @@ def insert_alert(
     )
 
 
-def insert_incident(conn: sa.Connection, record: IncidentRecord, timeline: Sequence[TimelineEntry]) -> None:
+def insert_incident(
+    conn: sa.Connection, record: IncidentRecord, timeline: Sequence[TimelineEntry]
+) -> None:
     conn.execute(
         incidents.insert().values(
             incident_id=record.incident_id,
@@ -158,12 +164,20 @@ def insert_incident(conn: sa.Connection, record: IncidentRecord, timeline: Seque
     append_timeline(conn, record.incident_id, timeline)
 
 
-def append_timeline(conn: sa.Connection, incident_id: str, entries: Sequence[TimelineEntry]) -> None:
+def append_timeline(
+    conn: sa.Connection, incident_id: str, entries: Sequence[TimelineEntry]
+) -> None:
     if entries:
         conn.execute(
             incident_events.insert(),
             [
-                {"incident_id": incident_id, "at": e.at, "event": e.event, "actor": e.actor, "detail": e.detail}
+                {
+                    "incident_id": incident_id,
+                    "at": e.at,
+                    "event": e.event,
+                    "actor": e.actor,
+                    "detail": e.detail,
+                }
                 for e in entries
             ],
         )
@@ -218,7 +232,9 @@ def next_escalation_at(conn: sa.Connection) -> float | None:
 
 def open_or_recent_incidents(conn: sa.Connection, since: float) -> list[IncidentRecord]:
     rows = conn.execute(
-        sa.select(incidents).where(sa.or_(incidents.c.state != "resolved", incidents.c.updated_at >= since))
+        sa.select(incidents).where(
+            sa.or_(incidents.c.state != "resolved", incidents.c.updated_at >= since)
+        )
     ).all()
     return [_record(r) for r in rows]
 

@@ -30,7 +30,9 @@ def new_location_token() -> str:
 
 def add_facility(conn: sa.Connection, facility_id: str, name: str, region: str, now: float) -> None:
     conn.execute(
-        facilities.insert().values(facility_id=facility_id, name=name, region=region, created_at=now)
+        facilities.insert().values(
+            facility_id=facility_id, name=name, region=region, created_at=now
+        )
     )
 
 
