@@ -88,7 +88,9 @@ def load_config(path: Path) -> FleetConfig:
     try:
         config = FleetConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
         raise ConfigError(f"{path}: {problems}") from None
     for what, file in (
         ("routing_policy", config.routing_policy),

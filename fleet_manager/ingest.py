@@ -75,7 +75,9 @@ def classify(topic: str, payload: bytes) -> Inbound:
     parsed = topics.parse_topic(topic)
     if parsed.kind is TopicKind.ACK:
         assert parsed.region is not None and parsed.incident_id is not None
-        return InboundResponderAction(parsed.region, parsed.incident_id, decode(ResponderAction, payload))
+        return InboundResponderAction(
+            parsed.region, parsed.incident_id, decode(ResponderAction, payload)
+        )
     device_id = parsed.device_id
     if device_id is None:
         raise PayloadError(f"topic {topic!r} is not one the fleet manager consumes")

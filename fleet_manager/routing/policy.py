@@ -118,7 +118,12 @@ def route_incident(policy: RoutingPolicy, facts: IncidentFacts) -> Route:
     raise PolicyError("no route matched: the policy has no catch-all route")
 
 
-_MATCH_KEYS = {"kind": "kinds", "region": "regions", "facility": "facilities", "location": "locations"}
+_MATCH_KEYS = {
+    "kind": "kinds",
+    "region": "regions",
+    "facility": "facilities",
+    "location": "locations",
+}
 
 
 def _parse_match(raw: Any, where: str) -> Match:
@@ -189,12 +194,18 @@ def parse_policy(data: Any, source: str = "policy") -> RoutingPolicy:
             raise PolicyError(f"{where} has unknown key(s) {sorted(unknown)}")
         name = raw.get("name")
         if not isinstance(name, str) or not is_valid_segment(name):
-            raise PolicyError(f"{where}.name must be a route name (lower-case letters, digits, '-')")
+            raise PolicyError(
+                f"{where}.name must be a route name (lower-case letters, digits, '-')"
+            )
         if name in seen:
             raise PolicyError(f"{where}: route name {name!r} is used twice")
         seen.add(name)
         where = f"{source}: route {name!r}"
-        routes.append(Route(name, _parse_match(raw.get("match"), where), _parse_chain(raw.get("chain"), where)))
+        routes.append(
+            Route(
+                name, _parse_match(raw.get("match"), where), _parse_chain(raw.get("chain"), where)
+            )
+        )
     if not routes:
         raise PolicyError(f"{source}: has no routes")
     if not routes[-1].match.is_catch_all:
