@@ -174,6 +174,8 @@ class MosquittoProcess:
 
         Raises RuntimeError (with the tail of the broker's output) if the port is taken, the
         process exits during start-up, or the port does not open within ``timeout`` seconds.
+        The readiness probe is a bare TCP connect, so a TLS broker logs one failed connection
+        from this host at every start.
         """
         if self.is_running:
             raise RuntimeError(f"broker {self.name} is already running (pid {self.pid})")

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import socket
 import ssl
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fleet_manager.brokers.mosquitto_config import render_responder_acl
+from fleet_manager.brokers.runner import (
+    MosquittoProcess,
+    broker_paths,
+    free_port,
+    write_broker_files,
+)
 from protocol import topics
 from protocol.identities import bridge_identity, responder_identity
 from provisioning.ca import create_fleet_ca, issue_certificate, write_tls_files
@@ -334,6 +342,61 @@ def test_only_the_regions_incidents_reach_its_responder_broker(
     assert set(_topics(watcher.receive_until(control))) == {control}
 
 
+def _permissive_responder_acl(region: str) -> str:
+    """Test-only: the bridge and the watcher may do anything, so only the bridge's own topic
+    lines decide what crosses (the real ACL would otherwise also stop strays)."""
+    return (
+        f"user {bridge_identity(region)}\ntopic readwrite #\n"
+        f"user {_watcher(region)}\ntopic readwrite #\n"
+    )
+
+
+def test_bridge_topic_lines_alone_keep_everything_else_on_its_side(tmp_path: Path) -> None:
+    with start_broker_set(
+        tmp_path,
+        regions=("r1", "r2"),
+        responder_acl=_permissive_responder_acl,
+        extra_user_grants={"fleet-watcher": [("read", "#")]},
+    ) as brokers:
+        fleet_manager = connect_test_client(
+            brokers.fleet, brokers.client_tls("fleet-manager-1"), "fleet-manager-1"
+        )
+        fleet_watcher = connect_test_client(
+            brokers.fleet, brokers.client_tls("fleet-watcher"), "fleet-watcher"
+        )
+        kiosk = connect_test_client(brokers.fleet, brokers.client_tls("kiosk-a"), "kiosk-a")
+        r1_watcher = connect_test_client(
+            brokers.responders["r1"], brokers.client_tls(_watcher("r1")), _watcher("r1")
+        )
+        try:
+            r1_watcher.subscribe("#")
+            fleet_watcher.subscribe("#")
+            # Out: nothing but r1's incidents leaves the fleet broker towards r1.
+            assert kiosk.publish(topics.device_alert("kiosk-a"), b"alert") in ACCEPTED
+            assert fleet_manager.publish(topics.device_command("kiosk-a", "c"), b"c") in ACCEPTED
+            assert fleet_manager.publish(topics.content_channel("default"), b"v") in ACCEPTED
+            assert fleet_manager.publish(topics.responder_incident("r2", "i"), b"r2") in ACCEPTED
+            out_control = topics.responder_incident("r1", "control")
+            assert fleet_manager.publish(out_control, b"r1") in ACCEPTED
+            assert set(_topics(r1_watcher.receive_until(out_control))) == {out_control}
+
+            # In: nothing but r1's acks comes back from r1's broker.
+            fleet_watcher.collect(0.2)  # drop the fleet-side traffic above
+            for stray in (
+                topics.device_command("kiosk-a", "evil"),
+                topics.content_channel("default"),
+                topics.responder_incident("r1", "forged"),
+                topics.responder_ack("r2", "forged"),
+            ):
+                assert r1_watcher.publish(stray, b"stray") in ACCEPTED
+            in_control = topics.responder_ack("r1", "control")
+            assert r1_watcher.publish(in_control, b"ack") in ACCEPTED
+            assert set(_topics(fleet_watcher.receive_until(in_control))) == {in_control}
+        finally:
+            for client in (fleet_manager, fleet_watcher, kiosk, r1_watcher):
+                client.close()
+
+
 def test_responder_cannot_forge_incidents_or_other_regions_acks(
     clients: dict[str, TestClient],
 ) -> None:
@@ -511,3 +574,84 @@ def test_mosquitto_forgets_shared_subscriptions_on_restart(tmp_path: Path) -> No
         finally:
             kiosk.close()
             fleet_manager.close()
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+
+def test_payload_limit_is_256_kib(brokers: BrokerSet, clients: dict[str, TestClient]) -> None:
+    """A 256 KiB payload passes; a larger packet gets its sender disconnected. paho keeps an
+    unacknowledged QoS 1 message and resends it on reconnect, so an oversize message would
+    disconnect its sender again and again: publishers must refuse it before sending."""
+    fleet_manager = clients["fleet-manager-1"]
+    fleet_manager.subscribe(topics.device_event("kiosk-a"))
+    event = topics.device_event("kiosk-a")
+    assert clients["kiosk-a"].publish(event, b"x" * 262_144) in ACCEPTED
+    assert len(fleet_manager.expect(event).payload) == 262_144
+
+    sender = connect_test_client(
+        brokers.fleet, brokers.client_tls("kiosk-c"), "kiosk-c", reconnect=False
+    )
+    try:
+        assert sender.paho is not None
+        sender.paho.publish(topics.device_event("kiosk-c"), b"x" * 270_000, qos=1)
+        deadline = time.monotonic() + 5.0
+        while not sender.disconnects and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sender.disconnects != []
+        assert "Client kiosk-c disconnected due to oversize packet" in (
+            brokers.fleet.process.log_text()
+        )
+    finally:
+        sender.close()
+
+
+# -- the runner ---------------------------------------------------------------------------------
+
+
+def test_write_broker_files_layout_and_acl_mode(tmp_path: Path) -> None:
+    paths = broker_paths(tmp_path / "b")
+    conf_path = write_broker_files(paths.directory, f"acl_file {paths.acl_file}\n", "user x\n")
+    assert conf_path == paths.conf_file
+    assert paths.data_dir.is_dir()
+    assert paths.acl_file.read_text() == "user x\n"
+    assert stat.S_IMODE(paths.acl_file.stat().st_mode) == 0o600
+    with pytest.raises(ValueError, match="does not use the ACL file"):
+        write_broker_files(paths.directory, "acl_file /elsewhere/acl\n", "")
+
+
+def test_runner_reports_a_broken_config_with_the_brokers_own_words(tmp_path: Path) -> None:
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text("listener 1 127.0.0.1\nno_such_option true\n")
+    broker = MosquittoProcess(conf, free_port(), "broken")
+    with pytest.raises(RuntimeError, match=r"(?s)exited with status.*no_such_option"):
+        broker.start()
+    assert not broker.is_running
+
+
+def test_runner_refuses_a_port_that_is_taken(tmp_path: Path) -> None:
+    conf = tmp_path / "mosquitto.conf"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+        broker = MosquittoProcess(conf, port, "clash")
+        with pytest.raises(RuntimeError, match="already in use"):
+            broker.start()
+        assert broker.pid is None
+
+
+def test_runner_kill_and_restart(tmp_path: Path) -> None:
+    conf = tmp_path / "mosquitto.conf"
+    port = free_port()
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    with MosquittoProcess(conf, port, "plain") as broker:
+        first = broker.pid
+        assert broker.is_running
+        broker.kill()
+        assert not broker.is_running
+        broker.restart()
+        assert broker.is_running
+        assert broker.pid != first
+    assert not broker.is_running
