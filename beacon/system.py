@@ -168,7 +168,17 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
             log_file=directory / "mosquitto.log",
             user=user,
         )
-        responder_confs[region] = write_broker_files(directory, conf, render_responder_acl(region))
+        responder_confs[region] = write_broker_files(
+            directory,
+            conf,
+            render_responder_acl(
+                region,
+                responders=[
+                    responder_identity(region, "desk"),
+                    responder_identity(region, "watch"),
+                ],
+            ),
+        )
         bridge_tls = _client(ca, brokers / "fleet" / f"bridge-{region}", bridge_identity(region))
         bridges.append(BridgeSpec(region=region, host=HOST, port=port, tls=bridge_tls))
 

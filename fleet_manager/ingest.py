@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol import topics
-from protocol.errors import PayloadError
+from protocol.errors import PayloadError, TopicError
+from protocol.identities import is_device_id
 from protocol.messages import (
     AlertMessage,
     CommandResultMessage,
@@ -81,6 +82,10 @@ def classify(topic: str, payload: bytes) -> Inbound:
     device_id = parsed.device_id
     if device_id is None:
         raise PayloadError(f"topic {topic!r} is not one the fleet manager consumes")
+    if not is_device_id(device_id):
+        # The ACL lets every client write its own subtree, so a service or responder
+        # certificate could publish here under its own name: only kiosks may.
+        raise TopicError(f"topic {topic!r}: {device_id!r} is not a kiosk id")
     if parsed.kind is TopicKind.ALERT:
         return InboundAlert(device_id, decode(AlertMessage, payload))
     if parsed.kind is TopicKind.STATUS:

@@ -26,6 +26,7 @@ from fleet_manager.config import FleetConfig
 from fleet_manager.incidents.lifecycle import (
     ActionRefused,
     TimelineEntry,
+    is_repeated_note,
     on_escalation_timer,
     on_responder_action,
     open_incident,
@@ -89,7 +90,10 @@ class FleetManager:
             BrokerEndpoint(config.broker.host, config.broker.port, config.broker.tls()),
             LinkOptions(
                 client_id=config.identity,
-                subscriptions=[(topics.shared(f), 1) for f in topics.FLEET_INGEST_FILTERS],
+                subscriptions=[
+                    *((topics.shared(f), 1) for f in topics.FLEET_INGEST_FILTERS),
+                    (topics.FLEET_ACK_FILTER, 1),
+                ],
                 name=config.identity,
             ),
             on_message=self._on_message,
@@ -302,9 +306,16 @@ class FleetManager:
                         error="no such incident in this region",
                     )
                     return
+                if action.action == "note" and is_repeated_note(
+                    incident_store.timeline(conn, record.incident_id),
+                    action.responder,
+                    action.note,
+                    action.ts,
+                ):
+                    return
                 try:
                     transition = on_responder_action(
-                        record.status, action.action, action.responder, now, action.note
+                        record.status, action.action, action.responder, now, action.note, action.ts
                     )
                 except ActionRefused as exc:
                     self.counters.inc("responder_actions_rejected")

@@ -87,15 +87,18 @@ def shared(topic_filter: str, group: str = SHARE_GROUP) -> str:
     return f"$share/{group}/{topic_filter}"
 
 
-# What the fleet manager consumes, without the $share prefix.
+# What the fleet manager consumes from kiosks, through a $share group so instances split it.
 FLEET_INGEST_FILTERS: tuple[str, ...] = (
     f"{ROOT}/dev/+/status",
     f"{ROOT}/dev/+/telemetry",
     f"{ROOT}/dev/+/alert",
     f"{ROOT}/dev/+/event",
     f"{ROOT}/dev/+/cmd/+/result",
-    f"{ROOT}/resp/+/ack/+",
 )
+# Responder actions, on a plain subscription: Mosquitto 2.0 does not keep $share subscriptions
+# across a broker restart, and the bridge delivers acks queued meanwhile before the fleet
+# manager has resubscribed. Every instance sees every ack; version checks make it apply once.
+FLEET_ACK_FILTER = f"{ROOT}/resp/+/ack/+"
 
 
 @dataclass(frozen=True)

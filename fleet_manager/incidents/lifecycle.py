@@ -85,10 +85,14 @@ def on_responder_action(
     responder: str,
     now: float,
     note: str | None = None,
+    sent_at: float | None = None,
 ) -> Transition | None:
     """Apply ack / resolve / note. A repeated ack is a no-op (None); acting on a resolved
-    incident is refused, except adding a note."""
-    detail = {"note": note} if note else {}
+    incident is refused, except adding a note. ``sent_at`` (the responder's timestamp) is kept
+    in the timeline so a redelivered note can be recognised (see :func:`is_repeated_note`)."""
+    detail: dict[str, Any] = {"note": note} if note else {}
+    if sent_at is not None:
+        detail["sent_at"] = sent_at
     if action == "note":
         if not note:
             raise ActionRefused("a note needs text")
@@ -113,3 +117,17 @@ def on_responder_action(
         escalation=stop_escalation(status.escalation),
     )
     return Transition(new, (TimelineEntry(now, "resolved", responder, detail),))
+
+
+def is_repeated_note(
+    timeline: list[TimelineEntry], responder: str, note: str | None, sent_at: float
+) -> bool:
+    """True if this very note (same responder, text and sending time) is already recorded:
+    every fleet manager instance receives every responder action."""
+    return any(
+        e.event == "note"
+        and e.actor == responder
+        and e.detail.get("note") == note
+        and e.detail.get("sent_at") == sent_at
+        for e in timeline
+    )
