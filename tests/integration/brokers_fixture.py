@@ -40,7 +40,7 @@ from fleet_manager.brokers.runner import (
     free_port,
     write_broker_files,
 )
-from protocol.identities import bridge_identity, fleet_manager_identity
+from protocol.identities import bridge_identity, fleet_manager_identity, responder_identity
 from provisioning.ca import (
     CertificateAuthority,
     create_fleet_ca,
@@ -53,8 +53,22 @@ HOST = "127.0.0.1"
 FLEET_BROKER_CN = "fleet-broker"
 
 
+# Responder names the tests use; every region's broker grants all of them (alice and bob).
+TEST_RESPONDER_NAMES = ("alice", "bob")
+
+
 def responder_broker_cn(region: str) -> str:
     return f"responder-broker-{region}"
+
+
+def named_responder_acl(region: str) -> str:
+    """The real responder ACL for ``region``, naming ``responder-{region}-alice`` and ``-bob``.
+
+    Any other certificate of the test CA (a kiosk's, say) gets no rights on that broker.
+    """
+    return render_responder_acl(
+        region, responders=[responder_identity(region, name) for name in TEST_RESPONDER_NAMES]
+    )
 
 
 class MqttConnectError(RuntimeError):
@@ -161,14 +175,15 @@ def start_broker_set(
     fleet_manager_instances: Sequence[str] = ("1",),
     extra_user_grants: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     wait_for_bridges: bool = True,
-    responder_acl: Callable[[str], str] = render_responder_acl,
+    responder_acl: Callable[[str], str] = named_responder_acl,
 ) -> BrokerSet:
     """Create a CA, start one responder broker per region, then the bridged fleet broker.
 
     Fleet manager identities are ``fleet-manager-{instance}``. ``responder_acl`` renders a
-    region's responder ACL (replace it only to test a misconfiguration). Returns once every
-    bridge has connected (unless ``wait_for_bridges`` is false). On failure, stops whatever it
-    started.
+    region's responder ACL; the default, :func:`named_responder_acl`, grants responder rights to
+    ``responder-{region}-alice`` and ``-bob`` only (replace it only to test a misconfiguration).
+    Returns once every bridge has connected (unless ``wait_for_bridges`` is false). On failure,
+    stops whatever it started.
     """
     directory = directory.resolve()
     ca = create_fleet_ca(common_name="Beacon Test Fleet CA")

@@ -271,18 +271,27 @@ def test_fleet_acl_rejects_bad_input(kwargs: dict[str, object], message: str) ->
         render_fleet_acl(**kwargs)  # type: ignore[arg-type]
 
 
-def test_responder_acl() -> None:
-    assert _directives(render_responder_acl("r1")) == [
-        "pattern read beacon/v1/resp/r1/incident/#",
-        "pattern write beacon/v1/resp/r1/ack/#",
+def test_responder_acl_without_responders_grants_only_the_bridge() -> None:
+    assert _directives(render_responder_acl("r1", responders=[])) == [
         "user bridge-r1",
         "topic write beacon/v1/resp/r1/incident/#",
         "topic read beacon/v1/resp/r1/ack/#",
     ]
 
 
-def test_responder_acl_with_named_responders_has_no_patterns() -> None:
+def test_responder_acl_requires_responders() -> None:
+    """No default: a caller cannot fall back to rights for every fleet-CA certificate."""
+    with pytest.raises(TypeError, match="responders"):
+        render_responder_acl("r1")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        render_responder_acl("r1", responders=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="single string"):
+        render_responder_acl("r1", responders="responder-r1-alice")
+
+
+def test_responder_acl_grants_named_responders_and_has_no_patterns() -> None:
     text = render_responder_acl("r1", responders=["responder-r1-alice", "responder-r1-bo"])
+    assert not [line for line in text.splitlines() if line.startswith("pattern")]
     assert _directives(text) == [
         "user responder-r1-alice",
         "topic read beacon/v1/resp/r1/incident/#",
@@ -299,14 +308,12 @@ def test_responder_acl_with_named_responders_has_no_patterns() -> None:
 @pytest.mark.parametrize(
     ("region", "responders", "message"),
     [
-        ("r1/#", None, "region"),
+        ("r1/#", [], "region"),
         ("r1", ["kiosk-a"], "does not belong to region"),
         ("r1", ["responder-r2-bob"], "does not belong to region"),
         ("r1", ["responder-r1-Alice"], "responder identity"),
     ],
 )
-def test_responder_acl_rejects_bad_input(
-    region: str, responders: list[str] | None, message: str
-) -> None:
+def test_responder_acl_rejects_bad_input(region: str, responders: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         render_responder_acl(region, responders=responders)
