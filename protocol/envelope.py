@@ -39,8 +39,9 @@ class Command:
             {
                 "cid": self.cid,
                 "type": self.type,
-                "created": self.created,
-                "expires": self.expires,
+                # As floats always: the verifier parses floats, and 1 and 1.0 serialise apart.
+                "created": float(self.created),
+                "expires": float(self.expires),
                 "device_id": self.device_id,
                 "body": self.body,
             }

@@ -133,7 +133,9 @@ def decode(model: type[M], payload: bytes) -> M:
     if not isinstance(data, dict):
         raise PayloadError(f"{model.__name__}: payload must be a JSON object")
     try:
-        return model.model_validate(data)
+        # Strict JSON validation: "12" is not a number and true is not 1.0, but a UUID may
+        # arrive as a JSON string (strict mode on parsed Python data would refuse that).
+        return model.model_validate_json(payload, strict=True)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"

@@ -19,7 +19,8 @@ class Backoff:
     attempts: int = 0
 
     def next_delay(self) -> float:
-        ceiling = min(self.cap_s, self.base_s * float(2**self.attempts))
+        # The exponent is bounded so a kiosk offline for days never overflows a float.
+        ceiling = min(self.cap_s, self.base_s * float(2 ** min(self.attempts, 40)))
         self.attempts += 1
         return ceiling / 2 + self.rand() * ceiling / 2
 

@@ -39,7 +39,8 @@ class OutboxEntry:
 
 def resend_delay(attempts: int) -> float:
     """Wait after the ``attempts``-th send before sending again: 2, 4, 8, 16, 30, 30 … s."""
-    return min(MAX_RESEND_S, FIRST_RESEND_S * float(2 ** max(0, attempts - 1)))
+    exponent = min(max(0, attempts - 1), 40)  # bounded: an alert may wait for days
+    return min(MAX_RESEND_S, FIRST_RESEND_S * float(2**exponent))
 
 
 def is_due(entry: OutboxEntry, now: float) -> bool:

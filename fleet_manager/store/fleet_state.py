@@ -72,8 +72,9 @@ def record_heartbeats(conn: sa.Connection, beats: Iterable[Heartbeat]) -> None:
                 last_heartbeat_at=beat.at,
                 heartbeat_seq=beat.seq,
                 outbox_pending=beat.outbox_pending,
-                app_version=beat.app,
-                content_version=beat.content,
+                # A heartbeat without versions leaves those from the birth message alone.
+                **({"app_version": beat.app} if beat.app is not None else {}),
+                **({"content_version": beat.content} if beat.content is not None else {}),
             )
         )
 

@@ -191,3 +191,14 @@ def test_classify_refuses(
         classify(topic, payload)
     assert type(info.value) is error
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "publisher",
+    ["fleet-manager-1", "responder-east-desk", "bridge-east", "not-a-kiosk"],
+)
+def test_only_kiosks_may_raise_alerts(publisher: str) -> None:
+    """Every client may write its own subtree on the fleet broker; only kiosk ids count."""
+    with pytest.raises(TopicError) as info:
+        classify(topics.device_alert(publisher), _json(ALERT))
+    assert "is not a kiosk id" in str(info.value)

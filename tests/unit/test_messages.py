@@ -332,7 +332,7 @@ MALFORMED = [
     pytest.param(
         EventMessage,
         _json({"ts": 1.0, "event": "x", "detail": ["a"]}),
-        "EventMessage: detail: Input should be a valid dictionary",
+        "EventMessage: detail: Input should be an object",
         id="event-detail-list",
     ),
     pytest.param(

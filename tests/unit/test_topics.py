@@ -83,8 +83,8 @@ def test_fleet_ingest_filters_are_exactly_the_consumed_topics() -> None:
         "beacon/v1/dev/+/alert",
         "beacon/v1/dev/+/event",
         "beacon/v1/dev/+/cmd/+/result",
-        "beacon/v1/resp/+/ack/+",
     )
+    assert topics.FLEET_ACK_FILTER == "beacon/v1/resp/+/ack/+"
 
 
 BAD_SEGMENTS = [
