@@ -1,0 +1,65 @@
+"""The alert latency benchmark runs end to end and loses nothing (``--quick``).
+
+No timing assertions: the machine is shared and noisy. What must hold anywhere is that every
+help press reaches the responder broker as an incident, and every baseline message arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 180
+
+
+def _run_quick_bench() -> dict[str, object]:
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "alert_latency.py"), "--quick"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        # SIGTERM first: the benchmark then stops its brokers and children itself.
+        process.send_signal(signal.SIGTERM)
+        try:
+            out, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+        pytest.fail(f"benchmark did not finish in {TIMEOUT_S}s:\n{err.decode()[-3000:]}")
+    assert process.returncode == 0, err.decode()[-3000:]
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def test_quick_bench_reports_every_sample() -> None:
+    result = _run_quick_bench()
+    for key in (
+        "kiosks",
+        "alerts",
+        "heartbeat_interval_s",
+        "kiosks_online",
+        "help_press_to_responder_ms",
+        "baseline_broker_bridge_ms",
+        "ratio_p99",
+        "target",
+        "meets_target",
+    ):
+        assert key in result, key
+    alerts = result["alerts"]
+    assert result["kiosks"] == 20 and alerts == 30
+    for series in ("help_press_to_responder_ms", "baseline_broker_bridge_ms"):
+        summary = result[series]
+        assert isinstance(summary, dict)
+        assert set(summary) == {"p50", "p95", "p99", "max", "count", "lost"}
+        assert summary["count"] == alerts, (series, summary)
+        assert summary["lost"] == 0, (series, summary)
