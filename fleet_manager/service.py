@@ -9,6 +9,7 @@ version-checked so only one instance wins each transition.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -58,6 +59,8 @@ log = get_logger("fleet_manager")
 
 T = TypeVar("T")
 
+ESCALATION_POLL_S = 1.0
+
 MAX_VERSION_RETRIES = 5
 REPUBLISH_WINDOW_S = 3600.0
 
@@ -80,7 +83,9 @@ class FleetManager:
         self._signing_key = load_signing_key(config.command_signing_key)
         self.engine = open_engine(config.database_url)
         migrate(self.engine)
-        self._inbox: queue.Queue[Inbound] = queue.Queue()
+        # (priority, arrival, message): alerts and responder actions overtake routine traffic.
+        self._inbox: queue.PriorityQueue[tuple[int, int, Inbound]] = queue.PriorityQueue()
+        self._arrivals = itertools.count()
         self._heartbeats: dict[str, Heartbeat] = {}
         self._heartbeats_lock = threading.Lock()
         self._stop = threading.Event()
@@ -132,34 +137,41 @@ class FleetManager:
             with self._heartbeats_lock:
                 self._heartbeats[inbound.device_id] = beat
             return
-        self._inbox.put(inbound)
+        urgent = isinstance(inbound, InboundAlert | InboundResponderAction)
+        self._inbox.put((0 if urgent else 1, next(self._arrivals), inbound))
 
     # -- the worker -----------------------------------------------------------------------
 
     def _work(self) -> None:
-        next_flush = self.clock() + self.config.telemetry_flush_s
-        next_escalation: float | None = self._safe(self._next_escalation_at)
+        """Alerts and acknowledgements first, then statuses; timers and heartbeat batches when
+        due. The escalation timer is re-read from the store every second, so incidents opened
+        by an instance that has since died are escalated by the survivors."""
+        now = self.clock()
+        next_flush = now + self.config.telemetry_flush_s
+        next_poll = now
+        next_escalation: float | None = None
         while not self._stop.is_set():
             now = self.clock()
             if self._connected_again.is_set():
                 self._connected_again.clear()
                 self._safe(self._republish_recent)
-            deadlines = [next_flush] + ([next_escalation] if next_escalation is not None else [])
-            timeout = max(0.0, min(deadlines) - now)
-            try:
-                inbound = self._inbox.get(timeout=min(timeout, 0.5))
-            except queue.Empty:
-                inbound = None
-            if inbound is not None:
-                self._safe(partial(self._handle, inbound))
+            if now >= next_poll:
                 next_escalation = self._safe(self._next_escalation_at)
-            now = self.clock()
+                next_poll = now + ESCALATION_POLL_S
             if next_escalation is not None and now >= next_escalation:
                 self._safe(partial(self._run_escalations, now))
                 next_escalation = self._safe(self._next_escalation_at)
             if now >= next_flush:
                 self._safe(self._flush_heartbeats)
                 next_flush = now + self.config.telemetry_flush_s
+            deadline = min(next_flush, next_poll, next_escalation or next_poll)
+            try:
+                _, _, inbound = self._inbox.get(timeout=min(max(0.0, deadline - now), 0.5))
+            except queue.Empty:
+                continue
+            new_timer = self._safe(partial(self._handle, inbound))
+            if new_timer is not None:
+                next_escalation = min(next_escalation or new_timer, new_timer)
 
     def _safe(self, fn: Callable[[], T]) -> T | None:
         """Run one unit of work; a database or bug error is logged and counted, and the loop
@@ -171,10 +183,11 @@ class FleetManager:
             log.exception("worker_error")
             return None
 
-    def _handle(self, inbound: Inbound) -> None:
+    def _handle(self, inbound: Inbound) -> float | None:
+        """Apply one message; returns the escalation time of an incident it opened, if any."""
         if isinstance(inbound, InboundAlert):
-            self.handle_alert(inbound)
-        elif isinstance(inbound, InboundResponderAction):
+            return self.handle_alert(inbound)
+        if isinstance(inbound, InboundResponderAction):
             self.handle_responder_action(inbound)
         elif isinstance(inbound, InboundStatus):
             self.handle_status(inbound)
@@ -187,10 +200,11 @@ class FleetManager:
                 cid=inbound.cid,
                 detail=inbound.message.detail,
             )
+        return None
 
     # -- alerts ---------------------------------------------------------------------------
 
-    def handle_alert(self, inbound: InboundAlert) -> None:
+    def handle_alert(self, inbound: InboundAlert) -> float | None:
         msg = inbound.message
         alert_id = str(msg.alert_id)
         now = self.clock()
@@ -223,6 +237,7 @@ class FleetManager:
             )
             self.publish_incident(record)
         self.send_command(inbound.device_id, "alert_received", {"alert_id": alert_id})
+        return None if record is None else record.status.escalation.next_at
 
     def _open(
         self, conn: sa.Connection, inbound: InboundAlert, incident_id: str, now: float
