@@ -30,8 +30,8 @@ from fleet_manager.incidents.lifecycle import (
     is_repeated_note,
     on_escalation_timer,
     on_responder_action,
-    open_incident,
 )
+from fleet_manager.incidents.opening import decide_new_incident
 from fleet_manager.incidents.view import incident_id_for_alert, incident_message
 from fleet_manager.ingest import (
     Inbound,
@@ -44,7 +44,7 @@ from fleet_manager.ingest import (
     classify,
 )
 from fleet_manager.metrics import Counters
-from fleet_manager.routing.policy import IncidentFacts, RoutingPolicy, load_policy, route_incident
+from fleet_manager.routing.policy import RoutingPolicy, load_policy
 from fleet_manager.store import fleet_state, incident_store, registry
 from fleet_manager.store.database import migrate, open_engine
 from fleet_manager.store.fleet_state import Heartbeat
@@ -83,8 +83,9 @@ class FleetManager:
         self._signing_key = load_signing_key(config.command_signing_key)
         self.engine = open_engine(config.database_url)
         migrate(self.engine)
-        # (priority, arrival, message): alerts and responder actions overtake routine traffic.
-        self._inbox: queue.PriorityQueue[tuple[int, int, Inbound]] = queue.PriorityQueue()
+        # (priority, arrival order, arrival time, message): alerts and responder actions
+        # overtake routine traffic.
+        self._inbox: queue.PriorityQueue[tuple[int, int, float, Inbound]] = queue.PriorityQueue()
         self._arrivals = itertools.count()
         self._heartbeats: dict[str, Heartbeat] = {}
         self._heartbeats_lock = threading.Lock()
@@ -138,7 +139,7 @@ class FleetManager:
                 self._heartbeats[inbound.device_id] = beat
             return
         urgent = isinstance(inbound, InboundAlert | InboundResponderAction)
-        self._inbox.put((0 if urgent else 1, next(self._arrivals), inbound))
+        self._inbox.put((0 if urgent else 1, next(self._arrivals), time.perf_counter(), inbound))
 
     # -- the worker -----------------------------------------------------------------------
 
@@ -166,10 +167,10 @@ class FleetManager:
                 next_flush = now + self.config.telemetry_flush_s
             deadline = min(next_flush, next_poll, next_escalation or next_poll)
             try:
-                _, _, inbound = self._inbox.get(timeout=min(max(0.0, deadline - now), 0.5))
+                _, _, arrived, inbound = self._inbox.get(timeout=min(max(0.0, deadline - now), 0.5))
             except queue.Empty:
                 continue
-            new_timer = self._safe(partial(self._handle, inbound))
+            new_timer = self._safe(partial(self._handle, inbound, arrived))
             if new_timer is not None:
                 next_escalation = min(next_escalation or new_timer, new_timer)
 
@@ -183,10 +184,10 @@ class FleetManager:
             log.exception("worker_error")
             return None
 
-    def _handle(self, inbound: Inbound) -> float | None:
+    def _handle(self, inbound: Inbound, arrived: float | None = None) -> float | None:
         """Apply one message; returns the escalation time of an incident it opened, if any."""
         if isinstance(inbound, InboundAlert):
-            return self.handle_alert(inbound)
+            return self.handle_alert(inbound, arrived)
         if isinstance(inbound, InboundResponderAction):
             self.handle_responder_action(inbound)
         elif isinstance(inbound, InboundStatus):
@@ -204,74 +205,73 @@ class FleetManager:
 
     # -- alerts ---------------------------------------------------------------------------
 
-    def handle_alert(self, inbound: InboundAlert) -> float | None:
+    def handle_alert(self, inbound: InboundAlert, arrived: float | None = None) -> float | None:
+        """Dedup, route, tell the responders, record, confirm to the kiosk.
+
+        The incident is published *before* the transaction commits, so responders do not wait
+        for the disk; the kiosk is confirmed only *after* it commits. If this process dies in
+        between, the kiosk resends, the alert is handled again under the same incident id and
+        version, and responders (who keep the highest version per incident) see one incident.
+        """
         msg = inbound.message
         alert_id = str(msg.alert_id)
         now = self.clock()
         incident_id = incident_id_for_alert(alert_id)
         record: IncidentRecord | None = None
+        published_at = None
         try:
             with self.engine.begin() as conn:
                 if incident_store.find_alert_incident(conn, alert_id) is not None:
                     incident_store.count_duplicate(conn, alert_id)
                 else:
-                    record = self._open(conn, inbound, incident_id, now)
+                    record, timeline = decide_new_incident(
+                        alert=msg,
+                        device_id=inbound.device_id,
+                        placement=registry.placement(conn, inbound.device_id),
+                        policy=self.policy,
+                        default_region=self.config.default_region,
+                        incident_id=incident_id,
+                        now=now,
+                    )
+                    self.publish_incident(record)
+                    published_at = time.perf_counter()
+                    self._record_new(conn, inbound, record, timeline, now)
         except sa.exc.IntegrityError:
-            record = None  # another instance recorded it first; it publishes
+            record = None  # another instance recorded it first
+        self.send_command(inbound.device_id, "alert_received", {"alert_id": alert_id})
         if record is None:
             self.counters.inc("alerts_duplicate")
             log.info(
                 "alert_duplicate", alert_id=alert_id, device=inbound.device_id, attempt=msg.attempt
             )
-        else:
-            self.counters.inc("incidents_opened")
-            log.info(
-                "incident_opened",
-                incident_id=incident_id,
-                alert_id=alert_id,
-                device=inbound.device_id,
-                kind=msg.kind,
-                drill=msg.drill,
-                route=record.route,
-                team=record.status.escalation.team,
-            )
-            self.publish_incident(record)
-        self.send_command(inbound.device_id, "alert_received", {"alert_id": alert_id})
-        return None if record is None else record.status.escalation.next_at
-
-    def _open(
-        self, conn: sa.Connection, inbound: InboundAlert, incident_id: str, now: float
-    ) -> IncidentRecord:
-        msg = inbound.message
-        place = registry.placement(conn, inbound.device_id)
-        extra: list[TimelineEntry] = []
-        if place is None:
-            # Never drop an alert for want of a registry entry: route it on what it says.
-            extra.append(
-                TimelineEntry(
-                    now, "unregistered_device", "system", {"reported_location": msg.location}
-                )
-            )
-            region, facility, location, location_name = (
-                self.config.default_region,
-                None,
-                msg.location,
-                None,
-            )
-        else:
-            if msg.location != place.location_id:
-                extra.append(
-                    TimelineEntry(
-                        now, "location_mismatch", "system", {"reported_location": msg.location}
-                    )
-                )
-            region, facility = place.region, place.facility_id
-            location, location_name = place.location_id, place.location_name
-        facts = IncidentFacts(
-            kind=msg.kind, region=region, facility=facility, location=location, drill=msg.drill
+            return None
+        self.counters.inc("incidents_opened")
+        log.info(
+            "incident_opened",
+            incident_id=incident_id,
+            alert_id=alert_id,
+            device=inbound.device_id,
+            kind=msg.kind,
+            drill=msg.drill,
+            route=record.route,
+            team=record.status.escalation.team,
+            # Arrival at this process → handed to the broker for responders (milliseconds).
+            ingest_ms=None
+            if arrived is None or published_at is None
+            else round((published_at - arrived) * 1000, 3),
         )
-        route = route_incident(self.policy, facts)
-        transition = open_incident(route.chain, route.name, inbound.device_id, now)
+        return record.status.escalation.next_at
+
+    def _record_new(
+        self,
+        conn: sa.Connection,
+        inbound: InboundAlert,
+        record: IncidentRecord,
+        timeline: tuple[TimelineEntry, ...],
+        now: float,
+    ) -> None:
+        msg = inbound.message
+        incident_id = record.incident_id
         incident_store.insert_alert(
             conn,
             alert_id=str(msg.alert_id),
@@ -283,26 +283,7 @@ class FleetManager:
             received_at=now,
             incident_id=incident_id,
         )
-        record = IncidentRecord(
-            incident_id=incident_id,
-            alert_id=str(msg.alert_id),
-            version=1,
-            kind=msg.kind,
-            drill=msg.drill,
-            region=region,
-            facility_id=facility,
-            location_id=location,
-            location_name=location_name,
-            device_id=inbound.device_id,
-            alert_ts=msg.ts,
-            opened_at=now,
-            updated_at=now,
-            route=route.name,
-            chain=route.chain,
-            status=transition.status,
-        )
-        incident_store.insert_incident(conn, record, (*transition.timeline, *extra))
-        return record
+        incident_store.insert_incident(conn, record, timeline)
 
     # -- responders -----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ Policy (what to send, what a message means) stays with the caller; this only mov
 from __future__ import annotations
 
 import contextlib
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
@@ -175,6 +176,7 @@ class MqttLink:
                 opts.will.topic, opts.will.payload, qos=opts.will.qos, retain=opts.will.retain
             )
         client.max_inflight_messages_set(100)
+        client.on_socket_open = self._handle_socket_open
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
@@ -190,6 +192,13 @@ class MqttLink:
         client.reconnect_delay_set(
             min_delay=delay_s, max_delay=max(delay_s, self.options.backoff_cap_s)
         )
+
+    @staticmethod
+    def _handle_socket_open(client: mqtt.Client, userdata: object, sock: Any) -> None:
+        # paho leaves Nagle on: a small alert written while an earlier packet awaits its ACK
+        # would wait for the peer's delayed ACK (~40 ms).
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _handle_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         log.warning("mqtt_connect_failed", link=self.options.name, port=self.endpoint.port)

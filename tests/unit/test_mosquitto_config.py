@@ -88,6 +88,7 @@ COMMON_DIRECTIVES = [
     "max_inflight_messages 20",
     "max_packet_size 266240",
     "max_keepalive 300",
+    "set_tcp_nodelay true",
     "log_type error",
     "log_type warning",
     "log_type notice",
