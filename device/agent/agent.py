@@ -141,14 +141,22 @@ class KioskAgent:
             location=self.profile.location,
             created_at=self._clock(),
         )
+        started = time.perf_counter()
         with self._lock:
             self._outbox.put(entry)
             self._pending[entry.alert_id] = entry
+        stored = time.perf_counter()
+        self._send(entry)
         self.counters[f"alerts_raised_{kind}"] += 1
         log.info(
-            "alert_raised", device=self.device_id, alert_id=entry.alert_id, kind=kind, source=source
+            "alert_raised",
+            device=self.device_id,
+            alert_id=entry.alert_id,
+            kind=kind,
+            source=source,
+            stored_ms=round((stored - started) * 1000, 3),
+            connected=self._link.connected,
         )
-        self._send(entry)
         return entry.alert_id
 
     def _send(self, entry: OutboxEntry) -> None:
