@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := mosquitto
+APT_PACKAGES := mosquitto postgresql
 
 .PHONY: demo test test-slow lint typecheck unit system-deps bench clean
 
@@ -14,10 +14,10 @@ demo: system-deps $(STAMP)
 	$(BIN)/beacon demo
 
 test: system-deps $(STAMP) lint typecheck
-	$(BIN)/pytest
+	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest
 
 test-slow: system-deps $(STAMP)
-	$(BIN)/pytest -m slow
+	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -44,7 +44,10 @@ from fleet_manager.store.schema import (
 
 PG_HOST = "127.0.0.1"
 PG_PORT = "5432"
-PG_SERVER = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}"
+# `make test` sets this (scripts/test-postgres-url) where the server needs a password.
+PG_SERVER = os.environ.get(
+    "BEACON_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}"
+).rstrip("/")
 
 # A time that needs double precision: a 4-byte float would round it.
 T0 = 1_700_000_000.125
