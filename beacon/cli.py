@@ -35,25 +35,76 @@ def kiosk() -> None:
 
 
 @kiosk.command("run")
-@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--headless", is_flag=True, help="Run the device agent without the touch UI.")
+@click.option("--demo", is_flag=True, help="A built-in sample identity and content, no broker.")
+@click.option("--bundle", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--size", help="Window size WIDTHxHEIGHT instead of full screen (testing).")
 @click.option(
     "--heartbeat-interval", type=click.FloatRange(min=0.05), default=60.0, show_default=True
 )
 @click.option("--log-level", default="INFO", show_default=True)
-def kiosk_run(state_dir: Path, headless: bool, heartbeat_interval: float, log_level: str) -> None:
-    """Run the kiosk agent (and, later, its touch UI) until SIGTERM."""
+def kiosk_run(
+    state_dir: Path | None,
+    headless: bool,
+    demo: bool,
+    bundle: Path | None,
+    size: str | None,
+    heartbeat_interval: float,
+    log_level: str,
+) -> None:
+    """Run the kiosk: the touch UI with its agent, or the agent alone (--headless)."""
     from device.agent.agent import AgentSettings
     from device.agent.identity import IdentityError
-    from device.agent.run import run_headless
 
     configure_logging(log_level, process="kiosk")
-    if not headless:
-        raise click.UsageError("this build has no touch UI yet: run the agent with --headless")
+    if demo:
+        from beacon.kiosk_demo import DEMO_PIN, make_demo_state
+
+        state_dir = make_demo_state(state_dir or Path("var/kiosk-demo"))
+        click.echo(f"demo kiosk in {state_dir}; staff PIN {DEMO_PIN}", err=True)
+    if state_dir is None:
+        raise click.UsageError("--state-dir is required (or --demo)")
+    settings = AgentSettings(heartbeat_interval_s=heartbeat_interval)
+    window = None
+    if size:
+        try:
+            width, height = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise click.BadParameter(
+                "use WIDTHxHEIGHT, e.g. 800x480", param_hint="--size"
+            ) from None
+        window = (width, height)
     try:
-        run_headless(state_dir, AgentSettings(heartbeat_interval_s=heartbeat_interval))
+        if headless:
+            from device.agent.run import run_headless
+
+            run_headless(state_dir, settings)
+        else:
+            from content.bundle import BundleError
+
+            from device.ui.run import run_with_ui
+
+            try:
+                run_with_ui(state_dir, settings, bundle, size=window, fullscreen=window is None)
+            except BundleError as exc:
+                raise click.ClickException(str(exc)) from None
     except IdentityError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@kiosk.command("set-pin")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
+def kiosk_set_pin(state_dir: Path, pin: str) -> None:
+    """Set the staff panel PIN (stored as an Argon2 hash in STATE_DIR/staff.toml)."""
+    from device.ui.staff_access import hash_pin, save_pin_hash
+
+    try:
+        save_pin_hash(state_dir, hash_pin(pin))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pin") from None
+    click.echo(f"staff PIN set in {state_dir / 'staff.toml'}")
 
 
 @kiosk.command("ctl")

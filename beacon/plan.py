@@ -36,6 +36,9 @@ class SystemPlan:
     extra_fleet_grants: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
     # Extra client certificates to issue (e.g. a benchmark's baseline publisher).
     extra_client_identities: tuple[str, ...] = ()
+    # Where kiosk QR codes point (the landing page's host). ".example" is a reserved name: a
+    # placeholder until the fleet manager serves the landing page.
+    qr_origin: str = "help.beacon.example"
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -271,6 +271,9 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
                 location_name=k.location_name,
                 broker=BrokerAddress(host=HOST, port=fleet_port),
                 command_key=command_key_b64,
+                location_token=qr_tokens[k.location_id],
+                qr_origin=plan.qr_origin,
+                allowed_origins=(plan.qr_origin,),
             ),
         )
         kiosk_dirs[k.device_id] = state_dir

@@ -46,6 +46,11 @@ class DeviceProfile(BaseModel):
     channel: str = "stable"
     broker: BrokerAddress
     command_key: str  # base64 raw Ed25519 public key of the fleet's command signer
+    # Where this kiosk's QR codes point: https://{qr_origin}/r/{location_token}?l={lang}. The
+    # allow-list is baked in at provisioning, so even signed content cannot redirect a victim.
+    location_token: str = ""
+    qr_origin: str = ""
+    allowed_origins: tuple[str, ...] = ()
 
     @field_validator("device_id")
     @classmethod

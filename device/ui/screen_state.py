@@ -149,3 +149,19 @@ def help_requested(playlist: Playlist, state: ScreenState, now: float) -> Screen
         language=language,
         until=now + playlist.confirmation_seconds,
     )
+
+
+def show(
+    playlist: Playlist, state: ScreenState, slide_id: str, language: str, now: float
+) -> ScreenState:
+    """Show one slide in one language, pinned until idle (staff preview and tests)."""
+    ids = [sid for sid, _ in playlist.slides]
+    if slide_id not in ids or language not in playlist.languages:
+        raise ValueError(f"no slide {slide_id!r} in language {language!r}")
+    return ScreenState(
+        mode="pinned",
+        step=ids.index(slide_id),
+        shown_at=now,
+        language=language,
+        until=now + playlist.idle_seconds,
+    )
