@@ -46,7 +46,7 @@ class ManagedProcess:
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self) -> None:
+    def start(self, env: dict[str, str] | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
@@ -56,6 +56,7 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
             start_new_session=True,  # Ctrl-C reaches the parent only; it stops children in order
+            env=env,
         )
 
     def stop(self, timeout: float = 10.0) -> None:

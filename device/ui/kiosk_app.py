@@ -13,9 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from content.bundle import ContentBundle
-from content.fonts import display_text, font_path
-from content.qr import qr_png
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
@@ -29,6 +26,9 @@ from kivy.uix.image import Image
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
+from content.bundle import ContentBundle
+from content.fonts import display_text, font_path
+from content.qr import qr_png
 from device.ui import gestures, screen_state
 from device.ui.screen_state import Frame, ScreenState
 from device.ui.staff_access import PinGate, attempt, check_pin, is_locked
@@ -120,6 +120,18 @@ class HelpControl(Widget):
             return False
         touch.ungrab(self)
         self.app_ref.help_released()
+        return True
+
+
+class StaffPanel(BoxLayout):
+    """An opaque overlay: its own buttons get touches, nothing underneath does."""
+
+    def on_touch_down(self, touch: Any) -> bool:
+        super().on_touch_down(touch)
+        return True
+
+    def on_touch_up(self, touch: Any) -> bool:
+        super().on_touch_up(touch)
         return True
 
 

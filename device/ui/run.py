@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from content.bundle import ContentBundle, load_bundle
-
 from device.agent.agent import AgentSettings, KioskAgent
 from device.agent.control import ControlServer
 from device.agent.run import control_dispatch

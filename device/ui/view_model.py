@@ -14,7 +14,6 @@ from typing import Literal
 from content.bundle import ContentBundle
 from content.fonts import display_text, font_path
 from content.qr import check_origin, landing_url
-
 from device.ui.screen_state import Frame, Playlist
 
 
