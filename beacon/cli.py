@@ -360,3 +360,39 @@ def demo(
     sys.exit(
         run_demo(base, duration=duration, press_help_at=press_help, say=lambda s: click.echo(s))
     )
+
+
+# -- content ----------------------------------------------------------------------------
+
+
+@main.group("content")
+def content_group() -> None:
+    """Content bundles: slides, translations, hotlines."""
+
+
+@content_group.command("check")
+@click.argument(
+    "bundle_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="An origin (host[:port]) QR codes may point to; repeat for more. "
+    "Default: help.example.org.",
+)
+def content_check(bundle_dir: Path, allowed_origins: tuple[str, ...]) -> None:
+    """Validate a bundle: manifest, catalogs, QR targets, glyphs in every language's font."""
+    from content.bundle import load_bundle
+    from content.check import DEFAULT_ALLOWED_ORIGINS, check_bundle
+
+    problems = check_bundle(bundle_dir, allowed_origins=allowed_origins or DEFAULT_ALLOWED_ORIGINS)
+    if problems:
+        for problem in problems:
+            click.echo(problem)
+        sys.exit(1)
+    bundle = load_bundle(bundle_dir)
+    click.echo(
+        f"OK: {len(bundle.slides)} slides, {len(bundle.languages)} languages, "
+        f"version {bundle.version}"
+    )

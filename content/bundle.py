@@ -78,8 +78,6 @@ class ContentBundle:
     quick_hide: QuickHide
     hotlines: dict[str, Hotline]
     slides: tuple[Slide, ...]
-    # The landing page origin (host[:port]) for QR codes; None: the device profile's.
-    qr_origin: str | None = None
     _catalogs: dict[str, Catalog] = field(default_factory=dict, repr=False, compare=False)
     _compiled: dict[str, GNUTranslations] = field(default_factory=dict, repr=False, compare=False)
 
@@ -242,6 +240,5 @@ def load_bundle(path: Path) -> ContentBundle:
         quick_hide=manifest.quick_hide,
         hotlines=manifest.hotlines,
         slides=manifest.slides,
-        qr_origin=manifest.qr_origin,
         _catalogs=catalogs,
     )

@@ -7,7 +7,7 @@ Every font comes from a Debian package, so a kiosk image only needs ``fonts-noto
 family key               file (regular / bold)            face  package
 =======================  ===============================  ====  =================
 ``noto-sans``            NotoSans-Regular.ttf / -Bold     0     fonts-noto-core
-``noto-naskh-arabic``    NotoNaskhArabic-Regular.ttf      0     fonts-noto-core
+``noto-sans-arabic``     NotoSansArabic-Regular.ttf       0     fonts-noto-core
 ``noto-sans-cjk-sc``     NotoSansCJK-Regular.ttc / -Bold  2     fonts-noto-cjk
 ``noto-sans-cjk-kr``     NotoSansCJK-Regular.ttc / -Bold  1     fonts-noto-cjk
 =======================  ===============================  ====  =================
@@ -63,11 +63,14 @@ FONT_FAMILIES: dict[str, FontFamily] = {
             0,
             "fonts-noto-core",
         ),
+        # Not Noto Naskh Arabic: it has no U+002D HYPHEN-MINUS, so "1-888-373-7888" would show a
+        # box. Neither Arabic font has Latin letters or "/": Arabic strings must not use them
+        # (`beacon content check` reports any character the font lacks).
         FontFamily(
-            "noto-naskh-arabic",
+            "noto-sans-arabic",
             TRUETYPE_NOTO,
-            "NotoNaskhArabic-Regular.ttf",
-            "NotoNaskhArabic-Bold.ttf",
+            "NotoSansArabic-Regular.ttf",
+            "NotoSansArabic-Bold.ttf",
             0,
             "fonts-noto-core",
         ),

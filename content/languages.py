@@ -31,7 +31,7 @@ LANGUAGES: dict[str, Language] = {
         Language("vi", "Tiếng Việt", "ltr", "noto-sans"),
         Language("tl", "Tagalog", "ltr", "noto-sans"),
         Language("ko", "한국어", "ltr", "noto-sans-cjk-kr"),
-        Language("ar", "العربية", "rtl", "noto-naskh-arabic"),
+        Language("ar", "العربية", "rtl", "noto-sans-arabic"),
         Language("ru", "Русский", "ltr", "noto-sans"),
         Language("ht", "Kreyòl ayisyen", "ltr", "noto-sans"),
         Language("fr", "Français", "ltr", "noto-sans"),

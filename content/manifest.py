@@ -22,7 +22,6 @@ from pydantic import (
 )
 
 from content.languages import LANGUAGES
-from content.qr import is_valid_origin
 
 # -- words that must never appear on screen ------------------------------------------------
 #
@@ -188,7 +187,6 @@ class Manifest:
     help_control: HelpControl
     confirmation: Confirmation
     quick_hide: QuickHide
-    qr_origin: str | None
     hotlines: dict[str, Hotline]
     slides: tuple[Slide, ...]
     hotline_fields: dict[str, int]  # hotline id -> its index in [[hotlines]], for messages
@@ -257,17 +255,6 @@ class _QuickHide(_Model):
     gesture: QuickHideGesture
 
 
-class _Qr(_Model):
-    origin: str
-
-    @field_validator("origin")
-    @classmethod
-    def _origin(cls, value: str) -> str:
-        if not is_valid_origin(value):
-            raise ValueError("must be a lower-case host[:port] without scheme or path")
-        return value
-
-
 class _Hotline(_Model):
     id: Id
     name: MsgId
@@ -308,7 +295,6 @@ class _Manifest(_Model):
     help_control: _HelpControl
     confirmation: _Confirmation
     quick_hide: _QuickHide
-    qr: _Qr | None = None
     hotlines: list[_Hotline] = Field(min_length=1)
     slides: list[_Slide]
 
@@ -475,7 +461,6 @@ def parse_manifest(data: dict[str, Any], source: str) -> tuple[Manifest | None, 
         ),
         confirmation=Confirmation(model.confirmation.message, model.confirmation.seconds),
         quick_hide=QuickHide(model.quick_hide.gesture),
-        qr_origin=model.qr.origin if model.qr else None,
         hotlines={k: hotlines[k] for k in dict.fromkeys(h.id for h in model.hotlines)},
         slides=tuple(
             Slide(s.id, s.kind, s.title, s.body, s.message, s.hotline) for s in model.slides
