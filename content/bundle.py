@@ -13,6 +13,7 @@ to a renderer that does not shape (Kivy's default text provider).
 from __future__ import annotations
 
 import io
+import re
 import tomllib
 from dataclasses import dataclass, field
 from gettext import GNUTranslations
@@ -130,6 +131,9 @@ class ContentBundle:
         return get_language(lang)
 
 
+_HEADER = re.compile(rb'^msgid ""[ \t]*\r?\nmsgstr\b', re.MULTILINE)
+
+
 def _read_catalog(po: Path, lang: str) -> tuple[Catalog | None, list[str]]:
     try:
         raw = po.read_bytes()
@@ -142,6 +146,8 @@ def _read_catalog(po: Path, lang: str) -> tuple[Catalog | None, list[str]]:
     except (PoFileError, UnicodeDecodeError, ValueError) as exc:
         return None, [f"{po}: not a valid gettext catalog: {exc}"]
     expected = lang.replace("-", "_")
+    if _HEADER.search(raw) is None:
+        return catalog, [f'{po}: header: missing (the msgid "" entry with Language, Plural-Forms)']
     problems = []
     if catalog.locale_identifier is None:
         problems.append(f"{po}: header: Language is missing (expected {expected})")
@@ -173,10 +179,12 @@ def _catalog_problems(po: Path, catalog: Catalog, manifest: Manifest) -> list[st
                 f'{po}: msgid "{msgid}": marked fuzzy (review it, then remove the fuzzy flag)'
             )
         for string in _msgstrs(message.string):
-            for word in forbidden_words_in(string):
+            words = forbidden_words_in(string)
+            if words:
+                quoted = ", ".join(f'"{w}"' for w in words)
                 problems.append(
-                    f'{po}: msgid "{msgid}": msgstr contains "{word}", a word that could alert '
-                    "someone watching the screen (see FORBIDDEN_WORDS in content/manifest.py)"
+                    f'{po}: msgid "{msgid}": msgstr contains {quoted}, which could alert someone '
+                    "watching the screen (see FORBIDDEN_WORDS in content/manifest.py)"
                 )
 
     uses: dict[str, list[str]] = {}
