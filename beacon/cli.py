@@ -82,7 +82,6 @@ def kiosk_run(
             run_headless(state_dir, settings)
         else:
             from content.bundle import BundleError
-
             from device.ui.run import run_with_ui
 
             try:

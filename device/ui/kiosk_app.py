@@ -135,7 +135,7 @@ class StaffPanel(BoxLayout):
         return True
 
 
-class KioskApp(App):  # type: ignore[misc]
+class KioskApp(App):
     def __init__(
         self,
         bundle: ContentBundle,
@@ -187,6 +187,9 @@ class KioskApp(App):  # type: ignore[misc]
                 background_color=SOFT,
                 color=INK,
             )
+            # Long names ("Kreyòl ayisyen") wrap inside their chip instead of spilling over.
+            chip.bind(size=lambda w, s: setattr(w, "text_size", (s[0] - 4, None)))
+            chip.halign = "center"
             chip.bind(on_release=lambda _b, lang=lang: self.language_chosen(lang))
             self.chips.add_widget(chip)
         side = max(48.0, min(Window.width, Window.height) * 0.10)
@@ -378,15 +381,13 @@ class KioskApp(App):  # type: ignore[misc]
             self.staff_view = None
 
     def _panel(self) -> BoxLayout:
-        panel = BoxLayout(orientation="vertical", padding=16, spacing=8)
+        panel = StaffPanel(orientation="vertical", padding=16, spacing=8)
         with panel.canvas.before:
             Color(1, 1, 1, 0.98)
             rect = Rectangle(pos=panel.pos, size=panel.size)
         panel.bind(
             pos=lambda w, p: setattr(rect, "pos", p), size=lambda w, s: setattr(rect, "size", s)
         )
-        # Swallow touches so nothing underneath (help control, chips) reacts.
-        panel.bind(on_touch_down=lambda *_: True, on_touch_up=lambda *_: True)
         return panel
 
     def _pin_pad(self) -> Widget:

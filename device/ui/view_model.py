@@ -52,37 +52,38 @@ def frame_content(bundle: ContentBundle, frame: Frame, qr: QrPlacement | None) -
     """Everything needed to draw ``frame``. A QR target outside the allow-list raises
     (content.qr.QrTargetError): signed content must never send a victim elsewhere."""
     lang = frame.language
-    common = {
-        "language": lang,
-        "font": font_path(lang),
-        "rtl": bundle.language(lang).direction == "rtl",
-    }
+    font = font_path(lang)
+    rtl = bundle.language(lang).direction == "rtl"
     if frame.kind == "confirmation":
-        return FrameContent(
-            kind="confirmation",
-            title="",
-            body=bundle.text(lang, bundle.confirmation.message),
-            **common,
-        )
+        message = bundle.text(lang, bundle.confirmation.message)
+        return FrameContent("confirmation", lang, font, rtl, title="", body=message)
     slide = next(s for s in bundle.slides if s.id == frame.slide_id)
     if slide.kind == "neutral":
         return FrameContent(
-            kind="neutral",
+            "neutral",
+            lang,
+            font,
+            rtl,
             title=bundle.text(lang, slide.title or ""),
             body=bundle.text(lang, slide.body or ""),
-            **common,
         )
     url = None
     if qr is not None:
         url = landing_url(qr.origin, qr.location_token, lang)
         check_origin(url, qr.allowed_origins)
+    hotline = bundle.hotlines[slide.hotline or ""]
+    lines = list(bundle.hotline_lines(lang, hotline.id))
+    if hotline.call_note:
+        lines.append(bundle.text(lang, hotline.call_note))
     return FrameContent(
-        kind="help",
+        "help",
+        lang,
+        font,
+        rtl,
         title=bundle.text(lang, slide.message or ""),
         body="",
-        hotline_lines=tuple(bundle.hotline_lines(lang, slide.hotline or "")),
+        hotline_lines=tuple(lines),
         qr_url=url,
-        **common,
     )
 
 

@@ -51,7 +51,7 @@ class VirtualDisplay:
 
     def screenshot(self, width: int, height: int, path: Path) -> Image.Image:
         """The top-left ``width`` × ``height`` of the screen, where the kiosk window sits."""
-        with mss.mss(display=self.name) as grabber:
+        with mss.MSS(display=self.name) as grabber:
             shot = grabber.grab({"left": 0, "top": 0, "width": width, "height": height})
             mss.tools.to_png(shot.rgb, shot.size, output=str(path))
         return Image.open(path)
@@ -69,12 +69,11 @@ class VirtualDisplay:
         self.xdotool("mousemove", str(x), str(y), "click", "1")
 
     def swipe(self, x: int, y0: int, y1: int, steps: int = 8) -> None:
-        self.xdotool("mousemove", str(x), str(y0))
-        self.xdotool("mousedown", "1")
+        """A quick vertical stroke, as one xdotool run so process start-up cannot slow it."""
+        args = ["mousemove", str(x), str(y0), "mousedown", "1"]
         for i in range(1, steps + 1):
-            self.xdotool("mousemove", str(x), str(y0 + (y1 - y0) * i // steps))
-            time.sleep(0.01)
-        self.xdotool("mouseup", "1")
+            args += ["sleep", "0.01", "mousemove", str(x), str(y0 + (y1 - y0) * i // steps)]
+        self.xdotool(*args, "mouseup", "1")
 
     def close(self) -> None:
         self.process.terminate()
