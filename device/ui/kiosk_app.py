@@ -82,7 +82,14 @@ def _label(
         **kw,
     )
     label.bind(size=lambda w, s: setattr(w, "text_size", (s[0], None)))
+    label.bind(texture_size=_shrink_to_fit, size=_shrink_to_fit)
     return label
+
+
+def _shrink_to_fit(label: Label, *_: Any) -> None:
+    """Long translations get a smaller font rather than running off their box."""
+    if label.height > 1 and label.texture_size[1] > label.height and label.font_size > 11:
+        label.font_size = max(11, label.font_size * 0.92)
 
 
 class HelpControl(Widget):
@@ -383,7 +390,7 @@ class KioskApp(App):
     def _panel(self) -> BoxLayout:
         panel = StaffPanel(orientation="vertical", padding=16, spacing=8)
         with panel.canvas.before:
-            Color(1, 1, 1, 0.98)
+            Color(1, 1, 1, 1)
             rect = Rectangle(pos=panel.pos, size=panel.size)
         panel.bind(
             pos=lambda w, p: setattr(rect, "pos", p), size=lambda w, s: setattr(rect, "size", s)
