@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
-from protocol.messages import ResponderActionKind
 from provisioning.tls import TlsFiles
 from transport.log import configure_logging
+
+# Heavy imports (cryptography, pydantic, Kivy …) happen inside the commands that need them, so
+# that `beacon kiosk run` reaches its first frame sooner.
 
 DEFAULT_CONNECTION = Path("var/demo/connection.json")
 
@@ -169,6 +169,9 @@ def responder() -> None:
 
 
 def _common_name(cert_path: Path) -> str:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
@@ -275,6 +278,8 @@ def _act(
     from responder.client import ActionNotConfirmed, send_action
 
     configure_logging("ERROR", process="responder")
+    from protocol.messages import ResponderActionKind
+
     kind = cast(ResponderActionKind, action)
     last_error = "no responder broker to try"
     for r, endpoint, identity in endpoints:
