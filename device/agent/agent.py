@@ -68,6 +68,8 @@ class KioskAgent:
         self._stop = threading.Event()
         self._seq = 0
         self._last_heartbeat_at: float | None = None
+        # Monotonic, for the SMS fallback: how long the broker has been out of reach.
+        self._disconnected_since: float | None = time.monotonic()
         self.counters: Counter[str] = Counter()
         self.content_version: str | None = None
         device_id = self.profile.device_id
@@ -88,6 +90,7 @@ class KioskAgent:
             ),
             on_message=self._on_message,
             on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
         )
         self._ticker = threading.Thread(
             target=self._tick_loop, name=f"{device_id}-tick", daemon=True
@@ -186,6 +189,7 @@ class KioskAgent:
     # -- MQTT callbacks (link thread) -----------------------------------------------------
 
     def _on_connect(self, session_present: bool) -> None:
+        self._disconnected_since = None
         birth = StatusMessage(
             state="online",
             session=self._session,
@@ -198,6 +202,9 @@ class KioskAgent:
             for alert_id, entry in list(self._pending.items()):
                 self._pending[alert_id] = policy.after_reconnect(entry)
         self._wake.set()
+
+    def _on_disconnect(self) -> None:
+        self._disconnected_since = time.monotonic()
 
     def _on_message(self, topic: str, payload: bytes, qos: int) -> None:
         try:
@@ -319,6 +326,22 @@ class KioskAgent:
             "content": self.content_version,
             "counters": dict(self.counters),
         }
+
+    # -- for the SMS fallback (device/agent/sms_fallback.py) -------------------------------
+
+    def pending_alerts(self) -> list[OutboxEntry]:
+        """Alerts not yet confirmed by the fleet manager, oldest first (a snapshot)."""
+        with self._lock:
+            entries = list(self._pending.values())
+        return sorted(entries, key=lambda e: e.created_at)
+
+    def seconds_disconnected(self) -> float | None:
+        """How long the broker has been out of reach (monotonic seconds); None if connected.
+
+        Counted from start-up until the first connection, then from each lost connection.
+        """
+        since = self._disconnected_since
+        return None if since is None else max(0.0, time.monotonic() - since)
 
     def alert_state(self, alert_id: str) -> str | None:
         with self._lock:
