@@ -55,6 +55,7 @@ def kiosk_run(
 ) -> None:
     """Run the kiosk: the touch UI with its agent, or the agent alone (--headless)."""
     from device.agent.agent import AgentSettings
+    from device.agent.device_config import DeviceConfigError
     from device.agent.identity import IdentityError
 
     configure_logging(log_level, process="kiosk")
@@ -88,7 +89,7 @@ def kiosk_run(
                 run_with_ui(state_dir, settings, bundle, size=window, fullscreen=window is None)
             except BundleError as exc:
                 raise click.ClickException(str(exc)) from None
-    except IdentityError as exc:
+    except (IdentityError, DeviceConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -59,6 +59,7 @@ def grab(display: str, size: tuple[int, int]) -> Image.Image:
 
 def not_blank(image: Image.Image) -> bool:
     low, high = image.convert("L").getextrema()
+    assert isinstance(low, int) and isinstance(high, int)  # one band: plain numbers
     return high - low > 60
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from device.agent.agent import AgentSettings, KioskAgent
 from device.agent.control import ControlServer
+from device.agent.device_config import load_device_config
+from device.agent.peripherals import start_peripherals
 from transport.log import get_logger
 
 log = get_logger("device.run")
@@ -34,6 +36,7 @@ def control_dispatch(agent: KioskAgent) -> Any:
 
 
 def run_headless(state_dir: Path, settings: AgentSettings) -> None:
+    config = load_device_config(state_dir)
     agent = KioskAgent(state_dir, settings)
     control = ControlServer(state_dir, control_dispatch(agent))
     done = threading.Event()
@@ -45,9 +48,11 @@ def run_headless(state_dir: Path, settings: AgentSettings) -> None:
     signal.signal(signal.SIGINT, on_signal)
     agent.start()
     control.start()
+    peripherals = start_peripherals(agent, config, state_dir)
     log.info("kiosk_ready", device=agent.device_id, control=str(control.path))
     while not done.wait(0.5):
         pass
     log.info("kiosk_stopping", device=agent.device_id)
+    peripherals.stop()
     control.stop()
     agent.stop()

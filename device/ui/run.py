@@ -16,6 +16,9 @@ from typing import Any
 from content.bundle import ContentBundle, load_bundle
 from device.agent.agent import AgentSettings, KioskAgent
 from device.agent.control import ControlServer
+from device.agent.device_config import load_device_config
+from device.agent.display_loop import DisplayLoop
+from device.agent.peripherals import start_peripherals
 from device.agent.run import control_dispatch
 from device.ui.staff_access import load_pin_hash
 from device.ui.view_model import QrPlacement
@@ -77,6 +80,7 @@ def run_with_ui(
     fullscreen: bool = True,
 ) -> None:
     prepare_kivy(size, fullscreen)
+    config = load_device_config(state_dir)
     bundle: ContentBundle = load_bundle(bundle_dir or SAMPLE_BUNDLE)
     agent = KioskAgent(state_dir, settings)
     profile = agent.profile
@@ -107,11 +111,16 @@ def run_with_ui(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    display = DisplayLoop(config.display)
     agent.start()
     control.start()
+    peripherals = start_peripherals(agent, config, state_dir, on_motion=display.motion)
+    display.start()
     log.info("kiosk_ui_ready", device=profile.device_id, content=bundle.version)
     try:
         app.run()
     finally:
+        display.stop()
+        peripherals.stop()
         control.stop()
         agent.stop()

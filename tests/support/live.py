@@ -81,9 +81,20 @@ class LiveSystem:
             HOST, self.layout.responder_ports[region], self.layout.responder_desk[region]
         )
 
-    def incidents_for_alert(self, alert_id: str) -> list[sa.Row[tuple[object, ...]]]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(incidents).where(incidents.c.alert_id == alert_id)))
+    def incidents_for_alert(
+        self, alert_id: str, timeout: float = 10.0
+    ) -> list[sa.Row[tuple[object, ...]]]:
+        """The stored incidents of an alert, waiting for the first: the fleet manager tells
+        responders before its transaction commits, so the row can trail the message."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.engine.connect() as conn:
+                rows = list(
+                    conn.execute(sa.select(incidents).where(incidents.c.alert_id == alert_id))
+                )
+            if rows or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.05)
 
     def alert_row(self, alert_id: str) -> sa.Row[tuple[object, ...]] | None:
         with self.engine.connect() as conn:
