@@ -363,7 +363,13 @@ def demo(
 
     configure_logging(log_level, process="demo")
     sys.exit(
-        run_demo(base, duration=duration, press_help_at=press_help, say=lambda s: click.echo(s))
+        run_demo(
+            base,
+            duration=duration,
+            press_help_at=press_help,
+            headless=headless,
+            say=lambda s: click.echo(s),
+        )
     )
 
 

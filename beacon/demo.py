@@ -7,6 +7,7 @@ printing incidents as they arrive. All state lives under ``var/demo/``; Ctrl-C s
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import threading
@@ -17,12 +18,14 @@ from pathlib import Path
 from beacon.plan import DEMO_PLAN
 from beacon.processes import RunningSystem
 from beacon.system import HOST, build_system
+from device.ui.staff_access import hash_pin, save_pin_hash
 from protocol.messages import IncidentMessage
 from responder.client import IncidentWatcher
 from responder.format import format_incident
 from transport.mqtt import BrokerEndpoint
 
 DEMO_HEARTBEAT_S = 10.0
+DEMO_STAFF_PIN = "2468"
 
 
 def run_demo(
@@ -30,12 +33,19 @@ def run_demo(
     *,
     duration: float | None,
     press_help_at: float | None,
+    headless: bool = True,
     say: Callable[[str], None] = print,
 ) -> int:
+    """Run everything; with a display (and not ``headless``) the first kiosk shows its screen
+    in a window, the others stay headless."""
     if base.exists():
         shutil.rmtree(base)
     layout = build_system(base, DEMO_PLAN)
-    system = RunningSystem(layout, heartbeat_s=DEMO_HEARTBEAT_S)
+    screen = None
+    if not headless and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        screen = DEMO_PLAN.kiosks[0].device_id
+        save_pin_hash(layout.kiosk_dirs[screen], hash_pin(DEMO_STAFF_PIN))
+    system = RunningSystem(layout, heartbeat_s=DEMO_HEARTBEAT_S, screen_kiosk=screen)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -63,6 +73,8 @@ def run_demo(
         say(f"  press help:   beacon kiosk ctl --state-dir {layout.kiosk_dirs[first]} press-help")
         say("  acknowledge:  beacon responder ack INCIDENT_ID")
         say("  resolve:      beacon responder resolve INCIDENT_ID --note 'what was done'")
+        if screen:
+            say(f"  {screen} shows its screen in a window (staff PIN {DEMO_STAFF_PIN})")
         say("Ctrl-C stops everything.")
         started = time.monotonic()
         pressed = False

@@ -113,7 +113,14 @@ class ManagedProcess:
 class RunningSystem:
     """The processes of one :class:`SystemLayout`, started and stopped in a safe order."""
 
-    def __init__(self, layout: SystemLayout, heartbeat_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        layout: SystemLayout,
+        heartbeat_s: float = 60.0,
+        screen_kiosk: str | None = None,
+        screen_size: str = "1024x600",
+    ) -> None:
+        """``screen_kiosk``, if given, runs with its touch UI in a window; the rest headless."""
         self.layout = layout
         self.heartbeat_s = heartbeat_s
         logs = layout.base / "logs"
@@ -130,19 +137,22 @@ class RunningSystem:
             )
             for i, cfg in enumerate(layout.fleet_configs, start=1)
         ]
+
+        def kiosk_args(device_id: str, state_dir: Path) -> list[str]:
+            mode = ["--size", screen_size] if device_id == screen_kiosk else ["--headless"]
+            return [
+                "kiosk",
+                "run",
+                *mode,
+                "--state-dir",
+                str(state_dir),
+                "--heartbeat-interval",
+                str(heartbeat_s),
+            ]
+
         self.kiosks = {
             device_id: ManagedProcess(
-                device_id,
-                [
-                    "kiosk",
-                    "run",
-                    "--headless",
-                    "--state-dir",
-                    str(state_dir),
-                    "--heartbeat-interval",
-                    str(heartbeat_s),
-                ],
-                logs / f"{device_id}.log",
+                device_id, kiosk_args(device_id, state_dir), logs / f"{device_id}.log"
             )
             for device_id, state_dir in layout.kiosk_dirs.items()
         }

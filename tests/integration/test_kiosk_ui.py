@@ -270,3 +270,38 @@ def test_staff_panel_refuses_a_wrong_pin_and_locks_out(kiosk_b1: UiKiosk) -> Non
         json.loads(line)["outcome"] for line in log.splitlines() if "staff_pin_attempt" in line
     ]
     assert outcomes[-6:] == ["denied", "denied", "denied", "denied", "locked", "locked"]
+
+
+def test_demo_shows_one_kiosk_screen_when_a_display_is_available(
+    display: VirtualDisplay, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    base = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "beacon", "demo", "--duration", "15", "--base", str(base)],
+        env=display.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        state_dir = base / "kiosks" / "kiosk-stmarys-wait"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = control_request(state_dir, {"cmd": "ui-state"}, timeout=5)
+                break
+            except (ControlError, ValueError):
+                assert time.monotonic() < deadline, "the demo's screen kiosk never answered"
+                time.sleep(0.3)
+        assert reply["ok"] and reply["ui"]["window"] == [1024, 600]
+        image = display.screenshot(1024, 600, tmp_path / "demo.png")
+        low, high = image.convert("L").getextrema()
+        assert isinstance(low, int) and isinstance(high, int)
+        assert high - low > 100
+    finally:
+        out, _ = proc.communicate(timeout=90)
+    assert "shows its screen in a window" in out
+    assert proc.returncode == 0
