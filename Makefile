@@ -28,6 +28,7 @@ typecheck: $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/alert_latency.py
+	$(BIN)/python bench/kiosk_footprint.py
 
 system-deps:
 	@missing=""; \
