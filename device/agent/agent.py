@@ -72,6 +72,8 @@ class KioskAgent:
         self._disconnected_since: float | None = time.monotonic()
         self.counters: Counter[str] = Counter()
         self.content_version: str | None = None
+        # Set by the UI: show who this kiosk is when the fleet asks ("identify").
+        self.on_identify: Callable[[], None] | None = None
         device_id = self.profile.device_id
         offline = StatusMessage(state="offline", session=self._session)
         self._link = MqttLink(
@@ -264,6 +266,9 @@ class KioskAgent:
 
     def _cmd_identify(self, command: Command) -> str | None:
         log.info("identify_requested", device=self.device_id, cid=command.cid)
+        if self.on_identify is None:
+            return "no screen (headless)"
+        self.on_identify()
         return None
 
     def _cmd_drill(self, command: Command) -> str | None:

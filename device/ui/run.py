@@ -104,6 +104,7 @@ def run_with_ui(
         qr=qr,
     )
     app = KioskApp(bundle, identity, agent, load_pin_hash(state_dir))
+    agent.on_identify = lambda: Clock.schedule_once(lambda _dt: app.identify(), 0)
     control = ControlServer(state_dir, ui_dispatch(agent, app))
 
     def stop(signum: int, frame: object) -> None:
