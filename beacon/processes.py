@@ -29,12 +29,14 @@ def _die_with_parent() -> None:
 
 
 class ManagedProcess:
-    """A ``python -m beacon ...`` child process with its output in a log file."""
+    """A ``python -m MODULE ...`` child process (``beacon`` by default), its output in a log
+    file."""
 
-    def __init__(self, name: str, args: list[str], log_path: Path) -> None:
+    def __init__(self, name: str, args: list[str], log_path: Path, module: str = "beacon") -> None:
         self.name = name
         self.args = args
         self.log_path = log_path
+        self.module = module
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -50,7 +52,7 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "beacon", *self.args],
+            [sys.executable, "-m", self.module, *self.args],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import math
 import random
@@ -44,20 +43,19 @@ import shutil
 import signal
 import sqlite3
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from beacon.plan import FacilityPlan, KioskPlan, SystemPlan
-from beacon.processes import RunningSystem
+from beacon.processes import ManagedProcess, RunningSystem
 from beacon.system import HOST, SystemLayout, build_system
 from device.agent.control import control_request
 from protocol import topics
@@ -108,64 +106,6 @@ def bench_plan(kiosks: int) -> SystemPlan:
             BASELINE_ID: [("write", topics.responder_incidents_filter(PRESSED_REGION))]
         },
     )
-
-
-class Child(Protocol):
-    log_path: Path
-
-    @property
-    def is_running(self) -> bool: ...
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: the kernel SIGTERMs it if this benchmark dies."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class SimulatorProcess:
-    """``python -m device.simulator`` as a child, its output in a log file."""
-
-    def __init__(self, state_dirs: list[Path], heartbeat_s: float, log_path: Path) -> None:
-        self.args = [
-            sys.executable,
-            "-m",
-            "device.simulator",
-            "--heartbeat-interval",
-            str(heartbeat_s),
-        ]
-        self.args += [str(d) for d in state_dirs]
-        self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            self.args,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-            start_new_session=True,
-        )
-
-    def stop(self, timeout: float = 30.0) -> None:
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def _paho_client(client_id: str, tls: TlsFiles) -> mqtt.Client:
@@ -295,7 +235,7 @@ def online_count(db_path: Path) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def wait_online(db_path: Path, kiosks: int, timeout: float, processes: list[Child]) -> int:
+def wait_online(db_path: Path, kiosks: int, timeout: float, processes: list[ManagedProcess]) -> int:
     deadline = time.monotonic() + timeout
     online = 0
     while time.monotonic() < deadline:
@@ -358,10 +298,15 @@ def run(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     db_path = Path(layout.database_url.removeprefix("sqlite:///"))
     system = RunningSystem(layout, heartbeat_s=args.heartbeat_interval)
     simulators = [
-        SimulatorProcess(
-            others[first : first + SIMULATOR_SHARD],
-            args.heartbeat_interval,
+        ManagedProcess(
+            f"simulator-{first // SIMULATOR_SHARD + 1}",
+            [
+                "--heartbeat-interval",
+                str(args.heartbeat_interval),
+                *(str(d) for d in others[first : first + SIMULATOR_SHARD]),
+            ],
             layout.base / "logs" / f"simulator-{first // SIMULATOR_SHARD + 1}.log",
+            module="device.simulator",
         )
         for first in range(0, len(others), SIMULATOR_SHARD)
     ]
@@ -386,7 +331,7 @@ def run(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         )
         recorder.wait_ready(10)
         baseline.wait_ready(10)
-        watched: list[Child] = [system.kiosks[pressed], *system.fleet_managers, *simulators]
+        watched = [system.kiosks[pressed], *system.fleet_managers, *simulators]
         online = wait_online(db_path, args.kiosks, 30 + 0.3 * args.kiosks, watched)
         say(f"{online}/{args.kiosks} kiosks online; settling for {args.settle:.0f} s under load …")
         time.sleep(args.settle)
