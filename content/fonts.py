@@ -34,7 +34,6 @@ from pathlib import Path
 
 import arabic_reshaper  # type: ignore[import-untyped]
 from bidi import get_display  # type: ignore[import-untyped]
-from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 from content.languages import get_language
 
@@ -134,6 +133,9 @@ def font_face_index(language_code: str) -> int:
 def _code_points(path: Path, face_index: int) -> frozenset[int]:
     if not path.is_file():
         raise FontMissingError(f"font file {path} is missing")
+    # Imported here: only content checks need fontTools, and the kiosk starts faster without.
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
     font = TTFont(path, fontNumber=face_index, lazy=True)
     try:
         cmap = font.getBestCmap()
