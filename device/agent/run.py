@@ -11,6 +11,7 @@ from device.agent.agent import AgentSettings, KioskAgent
 from device.agent.control import ControlServer
 from device.agent.device_config import load_device_config
 from device.agent.peripherals import start_peripherals
+from device.agent.systemd_notify import agent_health, start_supervision, stop_supervision
 from transport.log import get_logger
 
 log = get_logger("device.run")
@@ -49,10 +50,12 @@ def run_headless(state_dir: Path, settings: AgentSettings) -> None:
     agent.start()
     control.start()
     peripherals = start_peripherals(agent, config, state_dir)
+    supervision = start_supervision(agent_health(agent.device_id))
     log.info("kiosk_ready", device=agent.device_id, control=str(control.path))
     while not done.wait(0.5):
         pass
     log.info("kiosk_stopping", device=agent.device_id)
+    stop_supervision(*supervision)
     peripherals.stop()
     control.stop()
     agent.stop()

@@ -20,6 +20,7 @@ from device.agent.device_config import load_device_config
 from device.agent.display_loop import DisplayLoop
 from device.agent.peripherals import start_peripherals
 from device.agent.run import control_dispatch
+from device.agent.systemd_notify import Heartbeat, agent_health, start_supervision, stop_supervision
 from device.ui.staff_access import load_pin_hash
 from device.ui.view_model import QrPlacement
 from transport.log import get_logger
@@ -117,10 +118,14 @@ def run_with_ui(
     control.start()
     peripherals = start_peripherals(agent, config, state_dir, on_motion=display.motion)
     display.start()
+    ui_beat = Heartbeat()
+    Clock.schedule_interval(lambda _dt: ui_beat.beat(), 1.0)
+    supervision = start_supervision(agent_health(profile.device_id, ui=ui_beat))
     log.info("kiosk_ui_ready", device=profile.device_id, content=bundle.version)
     try:
         app.run()
     finally:
+        stop_supervision(*supervision)
         display.stop()
         peripherals.stop()
         control.stop()
