@@ -407,3 +407,10 @@ def content_check(bundle_dir: Path, allowed_origins: tuple[str, ...]) -> None:
         f"OK: {len(bundle.slides)} slides, {len(bundle.languages)} languages, "
         f"version {bundle.version}"
     )
+
+
+# -- provision ----------------------------------------------------------------------------
+
+from beacon.cli_provision import provision_group  # noqa: E402
+
+main.add_command(provision_group, "provision")

@@ -36,6 +36,27 @@ locations = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("qr_token", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("floor", sa.String(32), nullable=True),
+    sa.Column("room", sa.String(64), nullable=True),
+)
+
+# Every QR token a location has had. ``locations.qr_token`` is the current one (retired_at is
+# NULL here); a rotated-out token keeps resolving until valid_until, so stickers already on the
+# wall keep working while new ones are printed (see registry.token_status).
+location_tokens = sa.Table(
+    "location_tokens",
+    metadata,
+    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column(
+        "location_id",
+        sa.String(64),
+        sa.ForeignKey("locations.location_id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("retired_at", Time, nullable=True),
+    sa.Column("valid_until", Time, nullable=True),
 )
 
 devices = sa.Table(
