@@ -409,8 +409,15 @@ def content_check(bundle_dir: Path, allowed_origins: tuple[str, ...]) -> None:
     )
 
 
-# -- provision ----------------------------------------------------------------------------
+# -- provision and config (their commands live in their own modules) -----------------
 
-from beacon.cli_provision import provision_group  # noqa: E402
 
-main.add_command(provision_group, "provision")
+def _add_groups() -> None:
+    from beacon.cli_config import config_group
+    from beacon.cli_provision import provision_group
+
+    main.add_command(provision_group, "provision")
+    main.add_command(config_group, "config")
+
+
+_add_groups()
