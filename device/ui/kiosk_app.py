@@ -74,7 +74,7 @@ def _label(
         text = rtl_lines(text, chars_per_line(width_px, font_px), lambda s: display_text(s, lang))
     label = Label(
         text=text,
-        font_size=font_px,
+        font_size=ladder_size(font_px),
         color=kw.pop("color", INK),
         halign="center",
         valign="middle",
@@ -86,10 +86,20 @@ def _label(
     return label
 
 
+# Font sizes come from this ladder only: every distinct size opens another font face (the CJK
+# collection is 20 MB), so a free choice of sizes costs memory for nothing a reader would see.
+FONT_LADDER = (11, 13, 15, 18, 21, 25, 30, 36, 43, 52, 62, 74, 89)
+
+
+def ladder_size(px: float) -> int:
+    """The largest ladder size not above ``px`` (at least the smallest)."""
+    return max((size for size in FONT_LADDER if size <= px), default=FONT_LADDER[0])
+
+
 def _shrink_to_fit(label: Label, *_: Any) -> None:
-    """Long translations get a smaller font rather than running off their box."""
+    """Long translations get a smaller font (one ladder step) rather than running off their box."""
     if label.height > 1 and label.texture_size[1] > label.height and label.font_size > 11:
-        label.font_size = max(11, label.font_size * 0.92)
+        label.font_size = ladder_size(label.font_size - 1)
 
 
 class HelpControl(Widget):
