@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -55,7 +55,7 @@ class LinkOptions:
     backoff_cap_s: float = 30.0
     # False for short-lived tools (a CLI ack): a clean session that the broker drops at once.
     persistent: bool = True
-    name: str = field(default="mqtt")
+    name: str = "mqtt"
 
 
 MessageHandler = Callable[[str, bytes, int], None]  # topic, payload, qos
@@ -63,7 +63,7 @@ ConnectHandler = Callable[[bool], None]  # session_present
 
 
 class MqttLink:
-    """One broker connection kept alive by its own thread."""
+    """One broker connection, kept alive by paho's network thread with our backoff."""
 
     def __init__(
         self,
@@ -82,7 +82,6 @@ class MqttLink:
         self._stop = threading.Event()
         self._client: mqtt.Client | None = None
         self._backoff = Backoff(options.backoff_base_s, options.backoff_cap_s)
-        self.connects = 0
 
     # -- public API ---------------------------------------------------------------------
 
@@ -112,7 +111,7 @@ class MqttLink:
         # threads only queues and wakes it, so TLS records are never interleaved.
         client.loop_start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self) -> None:
         """Disconnect cleanly (the broker then does not send the Last Will) and end the thread."""
         self._stop.set()
         client = self._client
@@ -217,7 +216,6 @@ class MqttLink:
             return
         self._backoff.reset()
         self._set_next_delay(client)
-        self.connects += 1
         if self.options.subscriptions:
             client.subscribe(list(self.options.subscriptions))
         self._connected.set()
