@@ -375,7 +375,10 @@ class KioskApp(App):
         if start is None or self.bundle.quick_hide.gesture != "swipe_down":
             return False
         (x0, y0), t0 = start
-        if gestures.is_swipe_down((x0, y0), (touch.x, touch.y), self.clock() - t0, Window.height):
+        # The stroke's own duration, as the input provider timed it: a busy frame must not
+        # turn a quick swipe into a slow one.
+        took = touch.time_end - touch.time_start if touch.time_end > 0 else self.clock() - t0
+        if gestures.is_swipe_down((x0, y0), (touch.x, touch.y), took, Window.height):
             self.quick_hide()
             return True
         return False

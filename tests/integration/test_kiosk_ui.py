@@ -219,7 +219,12 @@ def test_quick_hide_shows_neutral_content_at_once(kiosk_b1: UiKiosk) -> None:
     kiosk_b1.show(help_slide.id, "es")
     assert kiosk_b1.ui()["frame"]["kind"] == "help"
     kiosk_b1.display.swipe(400, 60, 380)
+    # The UI takes input on its own frame clock: give it a moment to see the finger lift.
+    deadline = time.monotonic() + 3
     ui = kiosk_b1.ui()
+    while ui["mode"] != "hidden" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        ui = kiosk_b1.ui()
     assert ui["mode"] == "hidden"
     assert ui["frame"]["kind"] == "neutral"
     assert decode(kiosk_b1.screenshot(Path("/tmp") / "beacon-hidden.png")) == []
