@@ -136,7 +136,9 @@ class HelpControl(Widget):
         if touch.grab_current is not self:
             return False
         touch.ungrab(self)
-        self.app_ref.help_released()
+        # How long the finger was really down, as the input provider timed it.
+        held = touch.time_end - touch.time_start if touch.time_end > 0 else None
+        self.app_ref.help_released(held)
         return True
 
 
@@ -334,10 +336,15 @@ class KioskApp(App):
             return
         self.hold = gestures.hold_press(self.hold, now)
 
-    def help_released(self) -> None:
+    def help_released(self, held_s: float | None = None) -> None:
+        """``held_s`` is the touch's own duration; a UI that stalled between press and release
+        must not turn a short tap into a hold."""
         if self.bundle.help_control.mode == "triple_tap":
             return
-        self.hold, fired = gestures.hold_release(self.hold, self.clock())
+        now = self.clock()
+        if held_s is not None and self.hold.pressed_at is not None:
+            now = min(now, self.hold.pressed_at + held_s)
+        self.hold, fired = gestures.hold_release(self.hold, now)
         self.help_control.progress = 0.0
         self.help_control.redraw()
         if fired:
