@@ -24,6 +24,7 @@ their text names font families (``Noto Sans`` …) rather than embedding fonts.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
@@ -787,6 +788,19 @@ def svg_paths(pdf: Path, pages: int) -> list[Path]:
     return [stem.with_name(f"{stem.name}-{n}.svg") for n in range(1, pages + 1)]
 
 
+def remove_stale_svgs(pdf: Path, keep: Sequence[Path]) -> list[Path]:
+    """Delete SVG pages of an earlier, longer run of the same output, so the folder never holds
+    a page that is not in the PDF beside it. Returns what was removed."""
+    stem = pdf.with_suffix("").name
+    pattern = re.compile(rf"^{re.escape(stem)}(-\d+)?\.svg$")
+    removed = []
+    for candidate in pdf.parent.iterdir():
+        if pattern.match(candidate.name) and candidate not in keep:
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
 def write_stickers(
     locations: Sequence[StickerLocation],
     langs: Sequence[str],
@@ -806,6 +820,7 @@ def write_stickers(
     pages = layout_pages(stickers, sheet, fonts)
     render_pdf(pages, sheet, fonts, output)
     svgs = svg_paths(output, len(pages))
+    remove_stale_svgs(output, svgs)
     for page, svg_path in zip(pages, svgs, strict=True):
         svg_path.write_text(render_svg(page, sheet, len(pages)), encoding="utf-8")
     return StickerFiles(output, tuple(svgs), len(stickers), len(pages))
@@ -831,6 +846,7 @@ __all__ = [
     "parse_languages",
     "plan_stickers",
     "qr_runs",
+    "remove_stale_svgs",
     "render_pdf",
     "render_svg",
     "svg_paths",

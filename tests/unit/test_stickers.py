@@ -323,3 +323,20 @@ def test_svg_page_has_one_qr_group_per_sticker(bundle: ContentBundle) -> None:
                 assert texts[0].get("font-family", "").startswith("Noto Sans CJK SC")
         assert len(root.findall(f"{SVG}g[@class='cut-marks']")) == 1
     assert urls == [s.url for s in stickers]
+
+
+def test_stale_svg_pages_of_an_earlier_run_are_removed(tmp_path: Path) -> None:
+    from provisioning.stickers import remove_stale_svgs, svg_paths
+
+    pdf = tmp_path / "stickers.pdf"
+    for name in ("stickers-1.svg", "stickers-2.svg", "stickers-3.svg", "stickers.svg"):
+        (tmp_path / name).write_text("<svg/>")
+    (tmp_path / "other-1.svg").write_text("<svg/>")
+    keep = svg_paths(pdf, 2)
+    removed = remove_stale_svgs(pdf, keep)
+    assert sorted(p.name for p in removed) == ["stickers-3.svg", "stickers.svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "other-1.svg",
+        "stickers-1.svg",
+        "stickers-2.svg",
+    ]
