@@ -7,10 +7,8 @@ password); each database is made for the test and dropped after it. Never skippe
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,36 +29,16 @@ from fleet_manager.store.registry import (
     UnknownFacilityError,
     UnknownLocationError,
 )
-from fleet_manager.store.schema import location_tokens, locations, metadata
-from tests.integration.test_store import PG_SERVER, _ensure_postgres
+from fleet_manager.store.schema import location_tokens, locations
+from tests.support.postgres import empty_tables, temporary_database
 
 T0 = 1_700_000_000.125
 GRACE = 30 * DAY
 
 
-@contextmanager
-def _pg_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database's URL, dropped afterwards."""
-    _ensure_postgres()
-    name = f"beacon_registry_{secrets.token_hex(6)}"
-    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"cannot create a test database on PostgreSQL: {exc.orig}", pytrace=False)
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def pg_registry_engine() -> Iterator[sa.Engine]:
-    with _pg_database() as url:
+    with temporary_database("beacon_registry") as url:
         engine = open_engine(url)
         migrate(engine)
         yield engine
@@ -76,14 +54,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
         sqlite_engine.dispose()
         return
     pg: sa.Engine = request.getfixturevalue("pg_registry_engine")
-    _empty(pg)
+    empty_tables(pg)
     yield pg
-
-
-def _empty(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -92,7 +64,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    with _pg_database() as url:
+    with temporary_database("beacon_registry") as url:
         yield url
 
 
@@ -277,7 +249,7 @@ def test_rotation_with_a_chosen_token(engine: sa.Engine) -> None:
 def test_concurrent_rotations_one_wins(pg_registry_engine: sa.Engine) -> None:
     """PostgreSQL only: SQLite serialises writers, so two rotations cannot interleave there."""
     engine = pg_registry_engine
-    _empty(engine)
+    empty_tables(engine)
     old = _setup(engine).qr_token
     results: dict[str, Any] = {}
     with engine.connect() as a:

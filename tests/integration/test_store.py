@@ -7,11 +7,6 @@ if it cannot be reached the tests fail with a message saying so (they are never 
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,13 +36,7 @@ from fleet_manager.store.schema import (
     locations,
     metadata,
 )
-
-PG_HOST = "127.0.0.1"
-PG_PORT = "5432"
-# `make test` sets this (scripts/test-postgres-url) where the server needs a password.
-PG_SERVER = os.environ.get(
-    "BEACON_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}"
-).rstrip("/")
+from tests.support.postgres import empty_tables, temporary_database
 
 # A time that needs double precision: a 4-byte float would round it.
 T0 = 1_700_000_000.125
@@ -60,69 +49,10 @@ CHAIN = EscalationChain(
 # -- databases --------------------------------------------------------------------------------
 
 
-def _pg_isready() -> bool:
-    result = subprocess.run(
-        ["pg_isready", "-q", "-h", PG_HOST, "-p", PG_PORT], check=False, capture_output=True
-    )
-    return result.returncode == 0
-
-
-def _ensure_postgres() -> None:
-    """Make sure the local PostgreSQL server answers, starting an installed cluster if needed."""
-    if shutil.which("pg_isready") is None:
-        return  # no client tools: the connection attempt below says what is wrong
-    if _pg_isready():
-        return
-    clusters = Path("/etc/postgresql")
-    if shutil.which("pg_ctlcluster") is None or not clusters.is_dir():
-        pytest.fail(
-            f"PostgreSQL is not running on {PG_HOST}:{PG_PORT} and no local cluster is installed;"
-            " the store tests need it (Debian: apt-get install postgresql)",
-            pytrace=False,
-        )
-    problems = []
-    for version in sorted(p.name for p in clusters.iterdir()):
-        started = subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-            check=False,
-            capture_output=True,
-            text=True,
-        )
-        if started.returncode != 0:
-            problems.append(f"pg_ctlcluster {version} main start: {started.stderr.strip()}")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if _pg_isready():
-            return
-        time.sleep(0.5)
-    pytest.fail(
-        f"PostgreSQL on {PG_HOST}:{PG_PORT} did not come up after starting it"
-        + (f" ({'; '.join(problems)})" if problems else ""),
-        pytrace=False,
-    )
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    _ensure_postgres()
-    name = f"beacon_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.fail(
-            f"cannot create a test database on PostgreSQL at {PG_HOST}:{PG_PORT} as user"
-            f" postgres (trust auth expected): {exc.orig}",
-            pytrace=False,
-        )
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_database("beacon_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -142,9 +72,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
         sqlite_engine.dispose()
         return
     pg: sa.Engine = request.getfixturevalue("pg_engine")
-    with pg.begin() as conn:  # every test starts from empty tables
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
+    empty_tables(pg)
     yield pg
 
 
