@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol import topics
+from protocol.enrolment import RenewRequest
 from protocol.errors import PayloadError, TopicError
 from protocol.identities import is_device_id
 from protocol.messages import (
@@ -62,6 +63,12 @@ class InboundResponderAction:
     message: ResponderAction
 
 
+@dataclass(frozen=True)
+class InboundRenewRequest:
+    device_id: str
+    message: RenewRequest
+
+
 Inbound = (
     InboundAlert
     | InboundStatus
@@ -69,6 +76,7 @@ Inbound = (
     | InboundEvent
     | InboundCommandResult
     | InboundResponderAction
+    | InboundRenewRequest
 )
 
 
@@ -97,4 +105,6 @@ def classify(topic: str, payload: bytes) -> Inbound:
     if parsed.kind is TopicKind.COMMAND_RESULT:
         assert parsed.cid is not None
         return InboundCommandResult(device_id, parsed.cid, decode(CommandResultMessage, payload))
+    if parsed.kind is TopicKind.CERT_RENEW:
+        return InboundRenewRequest(device_id, decode(RenewRequest, payload))
     raise PayloadError(f"topic {topic!r} is not one the fleet manager consumes")

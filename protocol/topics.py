@@ -26,6 +26,8 @@ class TopicKind(Enum):
     CONTENT = "content"
     INCIDENT = "incident"
     ACK = "ack"
+    CERT_RENEW = "cert_renew"
+    CERT_ISSUED = "cert_issued"
 
 
 def _seg(value: str, what: str) -> str:
@@ -62,6 +64,15 @@ def device_commands_filter(device_id: str) -> str:
     return f"{ROOT}/dev/{_seg(device_id, 'device id')}/cmd/+"
 
 
+def device_cert_renew(device_id: str) -> str:
+    """Where a kiosk asks for a new certificate, over its mTLS connection."""
+    return f"{ROOT}/dev/{_seg(device_id, 'device id')}/cert/renew"
+
+
+def device_cert_issued(device_id: str) -> str:
+    return f"{ROOT}/dev/{_seg(device_id, 'device id')}/cert/issued"
+
+
 def content_channel(channel: str) -> str:
     return f"{ROOT}/content/{_seg(channel, 'channel')}"
 
@@ -94,6 +105,7 @@ FLEET_INGEST_FILTERS: tuple[str, ...] = (
     f"{ROOT}/dev/+/alert",
     f"{ROOT}/dev/+/event",
     f"{ROOT}/dev/+/cmd/+/result",
+    f"{ROOT}/dev/+/cert/renew",
 )
 # Responder actions, on a plain subscription: Mosquitto 2.0 does not keep $share subscriptions
 # across a broker restart, and the bridge delivers acks queued meanwhile before the fleet
@@ -135,6 +147,10 @@ def parse_topic(topic: str) -> ParsedTopic:
             return ParsedTopic(TopicKind.COMMAND, device_id=device_id, cid=cid)
         case ["dev", device_id, "cmd", cid, "result"]:
             return ParsedTopic(TopicKind.COMMAND_RESULT, device_id=device_id, cid=cid)
+        case ["dev", device_id, "cert", "renew"]:
+            return ParsedTopic(TopicKind.CERT_RENEW, device_id=device_id)
+        case ["dev", device_id, "cert", "issued"]:
+            return ParsedTopic(TopicKind.CERT_ISSUED, device_id=device_id)
         case ["content", channel]:
             return ParsedTopic(TopicKind.CONTENT, channel=channel)
         case ["resp", region, "incident", incident_id]:

@@ -19,6 +19,8 @@ facilities = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("region", sa.String(64), nullable=False, index=True),
     sa.Column("created_at", Time, nullable=False),
+    # New kiosks of this facility wait as "pending" until someone approves them.
+    sa.Column("require_approval", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 locations = sa.Table(
@@ -81,6 +83,8 @@ devices = sa.Table(
     sa.Column("app_version", sa.String(64), nullable=True),
     sa.Column("content_version", sa.String(64), nullable=True),
     sa.Column("created_at", Time, nullable=False),
+    # active | revoked | decommissioned (see fleet_manager.enrolment.lifecycle)
+    sa.Column("lifecycle", sa.String(16), nullable=False, server_default="active"),
 )
 
 alerts = sa.Table(
@@ -140,4 +144,72 @@ incident_events = sa.Table(
     sa.Column("event", sa.String(32), nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
+)
+
+# Single-use enrolment tokens. Only a hash is stored: the token is a bearer secret that can
+# claim a location, so a copy of the database must not be enough to enrol a kiosk.
+enrolment_tokens = sa.Table(
+    "enrolment_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "location_id",
+        sa.String(64),
+        sa.ForeignKey("locations.location_id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("used_at", Time, nullable=True),
+    sa.Column("enrolment_id", sa.String(64), nullable=True),
+)
+
+# One row per accepted CSR: pending (waiting for approval), issued or rejected.
+enrolments = sa.Table(
+    "enrolments",
+    metadata,
+    sa.Column("enrolment_id", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False, unique=True),
+    sa.Column(
+        "location_id",
+        sa.String(64),
+        sa.ForeignKey("locations.location_id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("csr_pem", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("decided_at", Time, nullable=True),
+    sa.Column("decided_by", sa.String(64), nullable=True),
+)
+
+# Every certificate issued to a kiosk, so revocation can list them all in the CRL.
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    sa.Column("serial", sa.String(40), primary_key=True),  # hex
+    sa.Column("device_id", sa.String(64), nullable=False, index=True),
+    sa.Column("issued_at", Time, nullable=False),
+    sa.Column("not_after", Time, nullable=False),
+    sa.Column("via", sa.String(16), nullable=False),  # enrol | renew
+    sa.Column("revoked_at", Time, nullable=True),
+)
+
+# Append-only and hash-chained: each entry's hash covers the previous hash, and prev_hash is
+# unique, so two writers racing cannot fork the chain (one of them retries).
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False, index=True),
+    sa.Column("subject", sa.String(128), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False),
 )
