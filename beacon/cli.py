@@ -107,6 +107,58 @@ def kiosk_set_pin(state_dir: Path, pin: str) -> None:
     click.echo(f"staff PIN set in {state_dir / 'staff.toml'}")
 
 
+@kiosk.command("enrol")
+@click.option("--server", required=True, help="The fleet's enrolment API, https://host:port.")
+@click.option("--token", help="The one-time enrolment token (or use --token-file).")
+@click.option(
+    "--token-file",
+    type=click.File("r"),
+    help="Read the token from this file ('-' for stdin): keeps it out of the process list.",
+)
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option(
+    "--ca-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Trust this CA for the enrolment server (default: the system's CAs).",
+)
+@click.option("--no-wait", is_flag=True, help="If approval is needed, do not wait for it.")
+@click.option("--log-level", default="INFO", show_default=True)
+def kiosk_enrol(
+    server: str,
+    token: str | None,
+    token_file: Any,
+    state_dir: Path,
+    ca_file: Path | None,
+    no_wait: bool,
+    log_level: str,
+) -> None:
+    """Enrol this kiosk: make its key, get its certificate and identity, save them.
+
+    Exit status: 0 enrolled (or already), 1 refused, 3 still waiting for approval,
+    75 server unreachable (try again later).
+    """
+    from device.agent.enrolment import EnrolmentFailed, EnrolOptions, enrol
+
+    if (token is None) == (token_file is None):
+        raise click.UsageError("give exactly one of --token and --token-file")
+    secret = token if token is not None else token_file.read().strip()
+    if not server.startswith("https://"):
+        raise click.BadParameter("must start with https://", param_hint="--server")
+    configure_logging(log_level, process="kiosk-enrol")
+    options = EnrolOptions(
+        server=server, token=secret, state_dir=state_dir, ca_file=ca_file, wait=not no_wait
+    )
+    try:
+        profile = enrol(options)
+    except EnrolmentFailed as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    click.echo(
+        f"enrolled as {profile.device_id} at {profile.location} ({profile.facility},"
+        f" {profile.region})"
+    )
+
+
 @kiosk.command("ctl")
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
 @click.argument("action", type=click.Choice(["status", "press-help", "drill"]))
@@ -158,6 +210,28 @@ def fleet_serve(config_path: Path) -> None:
     try:
         serve(config, stop)
     except PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@fleet.command("api")
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True
+)
+def fleet_api(config_path: Path) -> None:
+    """Serve the HTTPS API (kiosk enrolment) named by the config's 'enrolment' section."""
+    from fleet_manager.api.serve import serve
+    from fleet_manager.config import ConfigError, load_config
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if config.enrolment is None:
+        raise click.ClickException(f"{config_path}: no 'enrolment' section")
+    configure_logging(config.log_level, process=f"{config.identity}-api")
+    try:
+        serve(config)
+    except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -414,8 +488,10 @@ def content_check(bundle_dir: Path, allowed_origins: tuple[str, ...]) -> None:
 
 def _add_groups() -> None:
     from beacon.cli_config import config_group
-    from beacon.cli_provision import provision_group
+    from beacon.cli_enrolment import add_enrolment_commands
+    from beacon.cli_provision import facility_group, provision_group
 
+    add_enrolment_commands(provision_group, facility_group)
     main.add_command(provision_group, "provision")
     main.add_command(config_group, "config")
 

@@ -46,7 +46,8 @@ from protocol.identities import (
 )
 from provisioning.ca import (
     CertificateAuthority,
-    create_fleet_ca,
+    create_intermediate_ca,
+    create_root_ca,
     issue_certificate,
     write_tls_files,
 )
@@ -124,12 +125,14 @@ class SystemLayout:
 
 
 def _client(ca: CertificateAuthority, directory: Path, cn: str) -> TlsFiles:
-    return write_tls_files(directory, ca.cert_pem(), issue_certificate(ca, cn, usage="client"))
+    return write_tls_files(
+        directory, ca.trust_anchor_pem(), issue_certificate(ca, cn, usage="client")
+    )
 
 
 def _server(ca: CertificateAuthority, directory: Path, cn: str) -> TlsFiles:
     issued = issue_certificate(ca, cn, usage="server", dns_names=["localhost"], ip_addresses=[HOST])
-    return write_tls_files(directory, ca.cert_pem(), issued)
+    return write_tls_files(directory, ca.trust_anchor_pem(), issued)
 
 
 def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> SystemLayout:
@@ -138,12 +141,16 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
     load_policy(plan.policy_yaml, "routing policy")  # refuse a bad plan before writing anything
     base.mkdir(parents=True, exist_ok=True)
     base = base.resolve()
-    ca = create_fleet_ca()
+    # A root (offline in production; here its key is simply not written) and the online
+    # issuing CA that signs every certificate, as docs/operations.md describes.
+    root = create_root_ca()
+    ca = create_intermediate_ca(root)
     ca_dir = base / "ca"
     ca_dir.mkdir(exist_ok=True)
-    ca_file = ca_dir / "ca.pem"
-    ca_file.write_bytes(ca.cert_pem())
-    key_fd = os.open(ca_dir / "ca-key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    ca_file = ca_dir / "ca.pem"  # the trust anchor every party holds
+    ca_file.write_bytes(ca.trust_anchor_pem())
+    (ca_dir / "issuing-ca.pem").write_bytes(ca.cert_pem())
+    key_fd = os.open(ca_dir / "issuing-ca.key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(key_fd, "wb") as handle:
         handle.write(ca.key_pem())
 
@@ -259,7 +266,9 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
     for k in plan.kiosks:
         state_dir = base / "kiosks" / k.device_id
         write_tls_files(
-            state_dir / "tls", ca.cert_pem(), issue_certificate(ca, k.device_id, usage="client")
+            state_dir / "tls",
+            ca.trust_anchor_pem(),
+            issue_certificate(ca, k.device_id, usage="client"),
         )
         save_profile(
             state_dir,

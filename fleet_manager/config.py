@@ -9,6 +9,22 @@
     telemetry_flush_s: 1.0
     command_ttl_s: 3600
     log_level: INFO
+    enrolment:                         # optional: the HTTPS enrolment API and renewals
+      listen: {host: 0.0.0.0, port: 8443}
+      tls_cert: api-cert.pem           # the API's server certificate (chain) and key
+      tls_key: api-key.pem
+      issuing_ca_cert: issuing-ca.pem  # the online intermediate that signs kiosk certificates
+      issuing_ca_key: issuing-ca.key.pem
+      trust_anchor: root-ca.pem        # the fleet root, handed to every kiosk
+      kiosk_broker: {host: mqtt.example.org, port: 8883}   # what kiosks dial
+      device_cert_days: 90
+      qr_origin: help.example.org
+      allowed_origins: [help.example.org]
+      tuf_root: null                   # content root.json handed to kiosks (optional)
+    revocation:                        # optional: how `beacon provision revoke` reaches the broker
+      acl_file: /etc/mosquitto/beacon.acl
+      crl_dir: /etc/mosquitto/beacon-crl
+      broker_pid_file: /run/mosquitto/mosquitto.pid
 
 Relative paths are resolved against the config file's folder.
 """
@@ -40,6 +56,54 @@ class BrokerSettings(BaseModel):
         return TlsFiles(cafile=self.ca, certfile=self.cert, keyfile=self.key)
 
 
+class ListenAddress(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str = "127.0.0.1"
+    port: int = Field(gt=0, lt=65536)
+
+
+class KioskBroker(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str = Field(min_length=1)
+    port: int = Field(gt=0, lt=65536)
+
+
+class EnrolmentSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    listen: ListenAddress
+    tls_cert: Path
+    tls_key: Path
+    issuing_ca_cert: Path
+    issuing_ca_key: Path
+    trust_anchor: Path
+    kiosk_broker: KioskBroker
+    device_cert_days: int = Field(default=90, gt=0, le=825)
+    qr_origin: str = Field(min_length=1)
+    allowed_origins: tuple[str, ...] = Field(min_length=1)
+    tuf_root: Path | None = None
+    channel: str = "stable"
+    token_ttl_s: float = Field(default=24 * 3600.0, gt=0)
+
+    def files(self) -> dict[str, Path]:
+        named = {
+            "enrolment.tls_cert": self.tls_cert,
+            "enrolment.tls_key": self.tls_key,
+            "enrolment.issuing_ca_cert": self.issuing_ca_cert,
+            "enrolment.issuing_ca_key": self.issuing_ca_key,
+            "enrolment.trust_anchor": self.trust_anchor,
+        }
+        if self.tuf_root is not None:
+            named["enrolment.tuf_root"] = self.tuf_root
+        return named
+
+
+class RevocationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    acl_file: Path
+    crl_dir: Path
+    broker_pid_file: Path
+
+
 class FleetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     instance: str = "1"
@@ -51,6 +115,8 @@ class FleetConfig(BaseModel):
     telemetry_flush_s: float = Field(default=1.0, gt=0, le=60)
     command_ttl_s: int = Field(default=3600, gt=0)
     log_level: str = "INFO"
+    enrolment: EnrolmentSettings | None = None
+    revocation: RevocationSettings | None = None
 
     @field_validator("instance", "default_region")
     @classmethod
@@ -73,6 +139,23 @@ def _resolve(base: Path, data: dict[str, object]) -> None:
         for key in ("ca", "cert", "key"):
             if isinstance(broker.get(key), str):
                 broker[key] = str(base / broker[key])
+    enrolment = data.get("enrolment")
+    if isinstance(enrolment, dict):
+        for key in (
+            "tls_cert",
+            "tls_key",
+            "issuing_ca_cert",
+            "issuing_ca_key",
+            "trust_anchor",
+            "tuf_root",
+        ):
+            if isinstance(enrolment.get(key), str):
+                enrolment[key] = str(base / enrolment[key])
+    revocation = data.get("revocation")
+    if isinstance(revocation, dict):
+        for key in ("acl_file", "crl_dir", "broker_pid_file"):
+            if isinstance(revocation.get(key), str):
+                revocation[key] = str(base / revocation[key])
 
 
 def load_config(path: Path) -> FleetConfig:
@@ -92,13 +175,18 @@ def load_config(path: Path) -> FleetConfig:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None
-    for what, file in (
+    files = [
         ("routing_policy", config.routing_policy),
         ("command_signing_key", config.command_signing_key),
         ("broker.ca", config.broker.ca),
         ("broker.cert", config.broker.cert),
         ("broker.key", config.broker.key),
-    ):
+    ]
+    if config.enrolment is not None:
+        files += list(config.enrolment.files().items())
+    if config.revocation is not None:
+        files.append(("revocation.acl_file", config.revocation.acl_file))
+    for what, file in files:
         if not file.is_file():
             raise ConfigError(f"{path}: {what}: file {file} does not exist")
     return config

@@ -197,6 +197,24 @@ def find_enrolment(conn: sa.Connection, ref: str) -> EnrolmentRecord | None:
     return None if enrolment_id is None else get_enrolment(conn, str(enrolment_id))
 
 
+def enrolment_for_token(conn: sa.Connection, token_hash: str) -> EnrolmentRecord | None:
+    enrolment_id = conn.execute(
+        sa.select(enrolment_tokens.c.enrolment_id).where(
+            enrolment_tokens.c.token_hash == token_hash
+        )
+    ).scalar()
+    return None if enrolment_id is None else get_enrolment(conn, str(enrolment_id))
+
+
+def mark_decided(conn: sa.Connection, enrolment_id: str, now: float, by: str) -> None:
+    """Record who decided an enrolment that had no decision yet (auto-approval)."""
+    conn.execute(
+        enrolments.update()
+        .where(enrolments.c.enrolment_id == enrolment_id, enrolments.c.decided_at.is_(None))
+        .values(decided_at=now, decided_by=by)
+    )
+
+
 def set_enrolment_state(
     conn: sa.Connection,
     enrolment_id: str,

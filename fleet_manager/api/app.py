@@ -1,0 +1,102 @@
+"""The fleet manager's HTTPS API (FastAPI). For now: kiosk enrolment; the console comes later.
+
+Thin: each route parses, calls :class:`~fleet_manager.enrolment.service.EnrolmentService`, and
+turns its answer into a status code. A request that does not fit the contract (bad JSON, a
+missing field, a body too large) gets a :class:`~protocol.enrolment.Refusal` with
+``error="bad_request"``, a log line and a counter; never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from fleet_manager.enrolment.service import EnrolmentService, Issued, Pending, Refused
+from protocol.enrolment import (
+    ENROL_PATH,
+    EnrolRequest,
+    IdentityBundle,
+    PendingEnrolment,
+    Refusal,
+)
+from transport.log import get_logger
+
+log = get_logger("fleet_manager.api")
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _json(status: int, model: IdentityBundle | PendingEnrolment | Refusal) -> JSONResponse:
+    return JSONResponse(status_code=status, content=model.model_dump(mode="json"))
+
+
+def _respond(answer: Issued | Pending | Refused, issued_status: int) -> JSONResponse:
+    if isinstance(answer, Issued):
+        return _json(issued_status, answer.bundle)
+    if isinstance(answer, Pending):
+        return _json(202, answer.pending)
+    return _json(answer.status, answer.refusal)
+
+
+def create_app(service: EnrolmentService) -> FastAPI:
+    app = FastAPI(
+        title="Beacon fleet API",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # the docs page would load its scripts from a CDN
+        redoc_url=None,
+    )
+    counters = service.counters
+
+    def bad_request(path: str, message: str, status: int = 400) -> JSONResponse:
+        counters.inc("api_bad_requests")
+        log.warning("api_bad_request", path=path, problem=message)
+        return _json(status, Refusal(error="bad_request", message=message))
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return bad_request(request.url.path, "request body too large", 413)
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return bad_request(request.url.path, problems)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post(
+        ENROL_PATH,
+        status_code=201,
+        response_model=IdentityBundle,
+        responses={202: {"model": PendingEnrolment}, 403: {"model": Refusal}},
+    )
+    def enrol(body: EnrolRequest, request: Request) -> JSONResponse:
+        """A new kiosk presents its enrolment token and a CSR (empty subject)."""
+        source = request.client.host if request.client else ""
+        return _respond(service.enrol(body.token, body.csr, source), 201)
+
+    @app.get(
+        ENROL_PATH + "/{enrolment_id}",
+        response_model=IdentityBundle,
+        responses={202: {"model": PendingEnrolment}, 403: {"model": Refusal}},
+    )
+    def poll(enrolment_id: str) -> JSONResponse:
+        """A kiosk waiting for approval asks again."""
+        if len(enrolment_id) > 64:
+            return bad_request(ENROL_PATH, "enrolment id too long")
+        return _respond(service.poll(enrolment_id), 200)
+
+    return app

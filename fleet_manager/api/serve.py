@@ -1,0 +1,46 @@
+"""Run the API over HTTPS with uvicorn: ``beacon fleet api --config fleet.yaml``.
+
+The access log is off: it would record kiosks' addresses and enrolment ids, and the service
+logs what matters as structured lines.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+
+from fleet_manager.api.app import create_app
+from fleet_manager.config import FleetConfig
+from fleet_manager.enrolment.service import EnrolmentService
+from fleet_manager.store.database import migrate, open_engine
+from transport.log import get_logger
+
+log = get_logger("fleet_manager.api")
+
+
+def build_server(config: FleetConfig) -> uvicorn.Server:
+    if config.enrolment is None:
+        raise ValueError("the fleet config has no 'enrolment' section: nothing to serve")
+    engine = open_engine(config.database_url)
+    migrate(engine)
+    service = EnrolmentService.from_config(config, engine)
+    settings = config.enrolment
+    uv_config = uvicorn.Config(
+        create_app(service),
+        host=settings.listen.host,
+        port=settings.listen.port,
+        ssl_certfile=str(settings.tls_cert),
+        ssl_keyfile=str(settings.tls_key),
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+    )
+    return uvicorn.Server(uv_config)
+
+
+def serve(config: FleetConfig) -> None:
+    server = build_server(config)
+    assert config.enrolment is not None
+    log.info("api_started", host=config.enrolment.listen.host, port=config.enrolment.listen.port)
+    server.run()
