@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -140,6 +141,12 @@ class RunningSystem:
             for i, cfg in enumerate(layout.fleet_configs, start=1)
         ]
 
+        self.api = ManagedProcess(
+            "fleet-api",
+            ["fleet", "api", "--config", str(layout.fleet_configs[0])],
+            logs / "fleet-api.log",
+        )
+
         def kiosk_args(device_id: str, state_dir: Path) -> list[str]:
             mode = ["--size", screen_size] if device_id == screen_kiosk else ["--headless"]
             return [
@@ -174,6 +181,20 @@ class RunningSystem:
         offset = fm.log_size()
         fm.start()
         fm.wait_for_log("mqtt_connected", wait, after=offset)
+
+    def start_api(self, wait: float = 30.0) -> None:
+        """Start the HTTPS API and wait until it accepts connections."""
+        self.api.start()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not self.api.is_running:
+                raise RuntimeError(f"fleet-api exited:\n{self.api.log_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.layout.api_port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"fleet-api not listening after {wait}s")
 
     def start_kiosks(self, wait: float = 20.0) -> None:
         for kiosk in self.kiosks.values():
@@ -220,6 +241,7 @@ class RunningSystem:
         """Kiosks first (so their goodbye is recorded), then fleet managers, then brokers."""
         for kiosk in self.kiosks.values():
             kiosk.stop()
+        self.api.stop()
         for fm in self.fleet_managers:
             fm.stop()
         self.fleet_broker.stop()

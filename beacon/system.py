@@ -72,6 +72,11 @@ class SystemLayout:
     responder_desk: dict[str, TlsFiles]
     responder_watch: dict[str, TlsFiles]
     extra_clients: dict[str, TlsFiles] = field(default_factory=dict)
+    api_port: int = 0  # the fleet's HTTPS API (enrolment)
+
+    @property
+    def api_url(self) -> str:
+        return f"https://{HOST}:{self.api_port}"
 
     def responder_identity(self, region: str, role: str = "desk") -> str:
         return responder_identity(region, role)
@@ -240,6 +245,19 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
                 )
             registry.register_device(conn, require_device_id(k.device_id), k.location_id, now)
     engine.dispose()
+    api_port = free_port()
+    api_tls = _server(ca, fm_dir / "api-tls", "fleet-api")
+    enrolment = {
+        "listen": {"host": HOST, "port": api_port},
+        "tls_cert": str(api_tls.certfile),
+        "tls_key": str(api_tls.keyfile),
+        "issuing_ca_cert": str(ca_dir / "issuing-ca.pem"),
+        "issuing_ca_key": str(ca_dir / "issuing-ca.key.pem"),
+        "trust_anchor": str(ca_file),
+        "kiosk_broker": {"host": HOST, "port": fleet_port},
+        "qr_origin": plan.qr_origin,
+        "allowed_origins": [plan.qr_origin],
+    }
     fleet_configs = []
     for i, identity in enumerate(identities, start=1):
         tls = _client(ca, fm_dir / identity, identity)
@@ -256,6 +274,7 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
             "routing_policy": "routing.yaml",
             "command_signing_key": "command-key.pem",
             "default_region": plan.regions[0],
+            "enrolment": enrolment,
         }
         path = fm_dir / f"fleet-{i}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -312,4 +331,5 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
         responder_desk=desk,
         responder_watch=watch,
         extra_clients=extra,
+        api_port=api_port,
     )
