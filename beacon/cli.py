@@ -161,7 +161,7 @@ def kiosk_enrol(
 
 @kiosk.command("ctl")
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
-@click.argument("action", type=click.Choice(["status", "press-help", "drill"]))
+@click.argument("action", type=click.Choice(["status", "press-help", "drill", "renew-cert"]))
 @click.option(
     "--source", type=click.Choice(["touch", "button"]), default="touch", show_default=True
 )

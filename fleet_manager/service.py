@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from fleet_manager.config import FleetConfig
+from fleet_manager.enrolment.service import EnrolmentService
 from fleet_manager.incidents.lifecycle import (
     ActionRefused,
     TimelineEntry,
@@ -38,6 +39,7 @@ from fleet_manager.ingest import (
     InboundAlert,
     InboundCommandResult,
     InboundEvent,
+    InboundRenewRequest,
     InboundResponderAction,
     InboundStatus,
     InboundTelemetry,
@@ -50,6 +52,7 @@ from fleet_manager.store.database import migrate, open_engine
 from fleet_manager.store.fleet_state import Heartbeat
 from fleet_manager.store.incident_store import IncidentRecord
 from protocol import topics
+from protocol.enrolment import RenewResponse
 from protocol.envelope import Command, sign_command
 from protocol.errors import ProtocolError
 from transport.log import get_logger
@@ -83,6 +86,12 @@ class FleetManager:
         self._signing_key = load_signing_key(config.command_signing_key)
         self.engine = open_engine(config.database_url)
         migrate(self.engine)
+        # Renewals need the issuing CA; without an 'enrolment' section they are refused.
+        self.enrolment = (
+            EnrolmentService.from_config(config, self.engine, self.counters, clock)
+            if config.enrolment is not None
+            else None
+        )
         # (priority, arrival order, arrival time, message): alerts and responder actions
         # overtake routine traffic.
         self._inbox: queue.PriorityQueue[tuple[int, int, float, Inbound]] = queue.PriorityQueue()
@@ -192,6 +201,8 @@ class FleetManager:
             self.handle_responder_action(inbound)
         elif isinstance(inbound, InboundStatus):
             self.handle_status(inbound)
+        elif isinstance(inbound, InboundRenewRequest):
+            self.handle_renewal(inbound)
         elif isinstance(inbound, InboundEvent):
             log.info("device_event", device=inbound.device_id, event=inbound.message.event)
         elif isinstance(inbound, InboundCommandResult) and not inbound.message.ok:
@@ -385,6 +396,21 @@ class FleetManager:
                 fleet_state.record_heartbeats(conn, beats)
 
     # -- output ---------------------------------------------------------------------------
+
+    def handle_renewal(self, inbound: InboundRenewRequest) -> None:
+        """Sign a new certificate for the kiosk whose certificate the broker just checked."""
+        request = inbound.message
+        if self.enrolment is None:
+            self.counters.inc("renewal_refused.unavailable")
+            log.warning("renewal_refused", device=inbound.device_id, reason="unavailable")
+            response = RenewResponse(
+                request_id=request.request_id,
+                error="renewal_unavailable",
+                message="this fleet manager cannot sign certificates",
+            )
+        else:
+            response = self.enrolment.renew(inbound.device_id, request)
+        self.link.publish(topics.device_cert_issued(inbound.device_id), response.to_bytes(), qos=1)
 
     def publish_incident(self, record: IncidentRecord) -> None:
         message = incident_message(record)

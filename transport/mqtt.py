@@ -155,6 +155,12 @@ class MqttLink:
             return False
         return info.is_published()
 
+    def reload_client_certificate(self) -> None:
+        """Use the certificate and key now on disk from the next connection on. The current
+        connection stays up: TLS checks a certificate only when a connection is made."""
+        tls = self.endpoint.tls
+        self._tls_context.load_cert_chain(certfile=str(tls.certfile), keyfile=str(tls.keyfile))
+
     # -- the loop -------------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
@@ -163,13 +169,15 @@ class MqttLink:
             CallbackAPIVersion.VERSION2, client_id=opts.client_id, protocol=mqtt.MQTTv5
         )
         tls = self.endpoint.tls
-        client.tls_set(
-            ca_certs=str(tls.cafile),
-            certfile=str(tls.certfile),
-            keyfile=str(tls.keyfile),
-            cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
+        # Our own context, kept, so a renewed certificate can be loaded into it for the next
+        # connection without rebuilding the client (see reload_client_certificate).
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.check_hostname = True
+        context.load_verify_locations(cafile=str(tls.cafile))
+        context.load_cert_chain(certfile=str(tls.certfile), keyfile=str(tls.keyfile))
+        self._tls_context = context
+        client.tls_set_context(context)
         if opts.will is not None:
             client.will_set(
                 opts.will.topic, opts.will.payload, qos=opts.will.qos, retain=opts.will.retain

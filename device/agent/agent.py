@@ -19,7 +19,10 @@ from device.agent import outbox_policy as policy
 from device.agent.identity import DeviceProfile, load_profile, tls_files
 from device.agent.outbox_policy import OutboxEntry
 from device.agent.outbox_store import OutboxStore
+from device.agent.renewal import CHECK_INTERVAL_S, CertificateRenewer
+from device.agent.tls_store import recover as recover_tls
 from protocol import topics
+from protocol.enrolment import RenewResponse
 from protocol.envelope import Command, verify_command
 from protocol.errors import ProtocolError
 from protocol.messages import (
@@ -29,6 +32,7 @@ from protocol.messages import (
     CommandResultMessage,
     StatusMessage,
     TelemetryMessage,
+    decode,
 )
 from transport.log import get_logger
 from transport.mqtt import BrokerEndpoint, LinkOptions, MqttLink, Will
@@ -56,7 +60,11 @@ class KioskAgent:
     ) -> None:
         self.state_dir = state_dir
         self.settings = settings or AgentSettings()
+        # Finish a certificate swap a power cut interrupted, before anything reads the files.
+        recover_tls(tls_files(state_dir).certfile.parent)
         self.profile: DeviceProfile = load_profile(state_dir)
+        self._renewer = CertificateRenewer(tls_files(state_dir).certfile.parent)
+        self._next_renewal_check = 0.0
         self._clock = clock
         self._started_at = clock()
         self._session = uuid.uuid4().hex[:12]
@@ -85,7 +93,10 @@ class KioskAgent:
                 keepalive_s=self.settings.keepalive_s,
                 session_expiry_s=self.settings.session_expiry_s,
                 will=Will(topics.device_status(device_id), offline.to_bytes()),
-                subscriptions=[(topics.device_commands_filter(device_id), 1)],
+                subscriptions=[
+                    (topics.device_commands_filter(device_id), 1),
+                    (topics.device_cert_issued(device_id), 1),
+                ],
                 backoff_base_s=self.settings.backoff_base_s,
                 backoff_cap_s=self.settings.backoff_cap_s,
                 name=device_id,
@@ -215,6 +226,9 @@ class KioskAgent:
             self.counters["messages_rejected"] += 1
             log.warning("message_rejected", device=self.device_id, error=str(exc))
             return
+        if parsed.kind is topics.TopicKind.CERT_ISSUED and parsed.device_id == self.device_id:
+            self._on_certificate(payload)
+            return
         if parsed.cid is None or parsed.device_id != self.device_id:
             self.counters["messages_rejected"] += 1
             log.warning(
@@ -248,6 +262,34 @@ class KioskAgent:
         self._link.publish(
             topics.device_command_result(self.device_id, cid), result.to_bytes(), qos=1
         )
+
+    # -- certificate renewal --------------------------------------------------------------
+
+    def renew_certificate(self, force: bool = False) -> bool:
+        """Ask the fleet for a new certificate if one is due (or ``force``); True if asked."""
+        if not self._link.connected:
+            return False
+        try:
+            request = self._renewer.request_if_due(self._clock(), force=force)
+        except (OSError, ValueError) as exc:
+            log.warning("renewal_check_failed", device=self.device_id, error=str(exc))
+            return False
+        if request is None:
+            return False
+        self._link.publish(topics.device_cert_renew(self.device_id), request.to_bytes(), qos=1)
+        log.info("renewal_requested", device=self.device_id, request_id=request.request_id)
+        return True
+
+    def _on_certificate(self, payload: bytes) -> None:
+        try:
+            response = decode(RenewResponse, payload)
+        except ProtocolError as exc:
+            self.counters["messages_rejected"] += 1
+            log.warning("message_rejected", device=self.device_id, error=str(exc))
+            return
+        if self._renewer.accept(response, self._clock()):
+            self._link.reload_client_certificate()
+            self.counters["certificates_renewed"] += 1
 
     # -- command handlers -----------------------------------------------------------------
 
@@ -285,6 +327,9 @@ class KioskAgent:
             wait = 1.0
             if self._link.connected:
                 wait = min(wait, self._heartbeat_if_due(now))
+                if now >= self._next_renewal_check:
+                    self._next_renewal_check = now + CHECK_INTERVAL_S
+                    self.renew_certificate()
                 with self._lock:
                     due = [e for e in self._pending.values() if policy.is_due(e, now)]
                     upcoming = [policy.next_due_at(e) for e in self._pending.values()]
@@ -330,7 +375,14 @@ class KioskAgent:
             "app": APP_VERSION,
             "content": self.content_version,
             "counters": dict(self.counters),
+            "certificate_expires_at": self._certificate_expiry(),
         }
+
+    def _certificate_expiry(self) -> float | None:
+        try:
+            return self._renewer.certificate_life()[1]
+        except (OSError, ValueError, IndexError):
+            return None
 
     # -- for the SMS fallback (device/agent/sms_fallback.py) -------------------------------
 

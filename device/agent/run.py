@@ -31,7 +31,11 @@ def control_dispatch(agent: KioskAgent) -> Any:
             return {"ok": True, "alert_id": agent.raise_alert("drill", "staff")}
         if cmd == "alert-state":
             return {"ok": True, "state": agent.alert_state(str(request["alert_id"]))}
-        raise ValueError(f"unknown command {cmd!r} (status, press-help, drill, alert-state)")
+        if cmd == "renew-cert":
+            return {"ok": agent.renew_certificate(force=True)}
+        raise ValueError(
+            f"unknown command {cmd!r} (status, press-help, drill, alert-state, renew-cert)"
+        )
 
     return dispatch
 

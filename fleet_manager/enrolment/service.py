@@ -187,7 +187,11 @@ class EnrolmentService:
 
     @classmethod
     def from_config(
-        cls, config: FleetConfig, engine: sa.Engine, counters: Counters | None = None
+        cls,
+        config: FleetConfig,
+        engine: sa.Engine,
+        counters: Counters | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> EnrolmentService:
         if config.enrolment is None:
             raise ValueError("the fleet config has no 'enrolment' section")
@@ -197,6 +201,7 @@ class EnrolmentService:
             load_issuing_ca(config.enrolment),
             command_public_key_b64(config),
             counters,
+            clock,
         )
 
     # -- enrolment (kiosk, over HTTPS) --------------------------------------------------------

@@ -83,6 +83,7 @@ def test_fleet_ingest_filters_are_exactly_the_consumed_topics() -> None:
         "beacon/v1/dev/+/alert",
         "beacon/v1/dev/+/event",
         "beacon/v1/dev/+/cmd/+/result",
+        "beacon/v1/dev/+/cert/renew",
     )
     assert topics.FLEET_ACK_FILTER == "beacon/v1/resp/+/ack/+"
 
@@ -161,6 +162,16 @@ ROUND_TRIPS = [
         topics.device_command_result("kiosk-a1", "c0ffee"),
         ParsedTopic(TopicKind.COMMAND_RESULT, device_id="kiosk-a1", cid="c0ffee"),
         id="command-result",
+    ),
+    pytest.param(
+        topics.device_cert_renew("kiosk-a1"),
+        ParsedTopic(TopicKind.CERT_RENEW, device_id="kiosk-a1"),
+        id="cert-renew",
+    ),
+    pytest.param(
+        topics.device_cert_issued("kiosk-a1"),
+        ParsedTopic(TopicKind.CERT_ISSUED, device_id="kiosk-a1"),
+        id="cert-issued",
     ),
     pytest.param(
         topics.content_channel("beta_2"),
