@@ -228,10 +228,87 @@ def move(
     click.echo(f"{device_id} moved from {before.location_id} to {location_id}")
 
 
+def _revoke(device_id: str, lifecycle: str, reason: str, config_path: Path | None) -> None:
+    import sqlalchemy as sa
+
+    from fleet_manager.config import ConfigError, load_config
+    from fleet_manager.enrolment.revocation import RevocationError, revoke_device
+    from fleet_manager.store.database import migrate, open_engine
+
+    if config_path is None:
+        raise click.ClickException(
+            "give --config FLEET_YAML: revocation needs the issuing CA and the broker's files"
+        )
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = open_engine(config.database_url)
+    try:
+        migrate(engine)
+        result = revoke_device(
+            config,
+            engine,
+            device_id,
+            actor=operator(),
+            lifecycle="revoked" if lifecycle == "revoked" else "decommissioned",
+            reason=reason,
+            now=time.time(),
+        )
+    except (RevocationError, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except sa.exc.OperationalError as exc:
+        raise click.ClickException(f"cannot use the database: {exc.orig}") from None
+    finally:
+        engine.dispose()
+    report = result.report
+    click.echo(f"{device_id} is {result.lifecycle}; {len(result.serials)} certificate(s) revoked")
+    if report.crl is not None:
+        click.echo(f"  CRL {report.crl.crl_number} published: reconnects are refused at TLS")
+    click.echo(f"  ACL deny and broker reload: {'done' if report.reloaded_pid else 'NOT done'}")
+    click.echo(f"  disconnected (session taken over): {'yes' if report.kicked else 'NO'}")
+    if not report.complete:
+        for problem in report.problems:
+            click.echo(f"  problem: {problem}", err=True)
+        raise click.ClickException("not every step worked: fix the problem and run this again")
+
+
+@click.command("revoke")
+@click.argument("device_id", metavar="DEVICE")
+@click.option("--reason", default="", help="Why (kept in the audit log), e.g. 'stolen'.")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FLEET_YAML",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The fleet manager's config (issuing CA, broker ACL, CRL folder, pid file).",
+)
+def revoke(device_id: str, reason: str, config_path: Path | None) -> None:
+    """Cut a kiosk off at once (lost, stolen, tampered); it can never connect again."""
+    _revoke(device_id, "revoked", reason, config_path)
+
+
+@click.command("decommission")
+@click.argument("device_id", metavar="DEVICE")
+@click.option("--reason", default="", help="Kept in the audit log.")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FLEET_YAML",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The fleet manager's config (issuing CA, broker ACL, CRL folder, pid file).",
+)
+def decommission(device_id: str, reason: str, config_path: Path | None) -> None:
+    """Retire a kiosk for good: its certificates are revoked as for a lost one."""
+    _revoke(device_id, "decommissioned", reason, config_path)
+
+
 def add_enrolment_commands(provision: click.Group, facility: click.Group) -> None:
     provision.add_command(token_group)
     provision.add_command(pending_list)
     provision.add_command(approve)
     provision.add_command(reject)
     provision.add_command(move)
+    provision.add_command(revoke)
+    provision.add_command(decommission)
     facility.add_command(facility_require_approval)
