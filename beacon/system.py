@@ -29,6 +29,7 @@ from fleet_manager.brokers.mosquitto_config import (
     render_responder_acl,
     render_responder_broker_conf,
 )
+from fleet_manager.brokers.revocation import ensure_crl
 from fleet_manager.brokers.runner import (
     broker_paths,
     broker_user_setting,
@@ -197,8 +198,14 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
     fleet_dir = brokers / "fleet"
     fleet_paths = broker_paths(fleet_dir)
     identities = [fleet_manager_identity(str(i + 1)) for i in range(plan.fleet_instances)]
+    # Revocation: CRLs looked up live by the broker, a pid file for reloads (issue 4).
+    crl_dir = fleet_dir / "crl"
+    ensure_crl(crl_dir, ca)
+    pid_file = fleet_dir / "mosquitto.pid"
     fleet_conf = render_fleet_broker_conf(
         port=fleet_port,
+        crl_dir=crl_dir,
+        pid_file=pid_file,
         tls=_server(ca, fleet_dir / "tls", "broker-fleet"),
         data_dir=fleet_paths.data_dir,
         acl_file=fleet_paths.acl_file,
@@ -275,6 +282,11 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
             "command_signing_key": "command-key.pem",
             "default_region": plan.regions[0],
             "enrolment": enrolment,
+            "revocation": {
+                "acl_file": str(fleet_paths.acl_file),
+                "crl_dir": str(crl_dir),
+                "broker_pid_file": str(pid_file),
+            },
         }
         path = fm_dir / f"fleet-{i}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
