@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -24,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from fleet_manager.config import FleetConfig
+from fleet_manager.enrolment.crl_refresh import CHECK_INTERVAL_S as CRL_CHECK_INTERVAL_S
+from fleet_manager.enrolment.crl_refresh import refresh_if_due
 from fleet_manager.enrolment.service import EnrolmentService
 from fleet_manager.incidents.lifecycle import (
     ActionRefused,
@@ -160,8 +163,12 @@ class FleetManager:
         next_flush = now + self.config.telemetry_flush_s
         next_poll = now
         next_escalation: float | None = None
+        next_crl_check = now
         while not self._stop.is_set():
             now = self.clock()
+            if now >= next_crl_check:
+                next_crl_check = now + CRL_CHECK_INTERVAL_S
+                self._safe(self._refresh_crl)
             if self._connected_again.is_set():
                 self._connected_again.clear()
                 self._safe(self._republish_recent)
@@ -396,6 +403,12 @@ class FleetManager:
                 fleet_state.record_heartbeats(conn, beats)
 
     # -- output ---------------------------------------------------------------------------
+
+    def _refresh_crl(self) -> None:
+        """Re-publish the broker's CRL before it expires (every certificate would be refused)."""
+        if self.enrolment is None or self.config.revocation is None:
+            return
+        refresh_if_due(self.config.revocation.crl_dir, self.enrolment.ca, datetime.now(UTC))
 
     def handle_renewal(self, inbound: InboundRenewRequest) -> None:
         """Sign a new certificate for the kiosk whose certificate the broker just checked."""
