@@ -47,6 +47,9 @@ WIFI_CONNECTION = "system-connections/beacon-wifi.nmconnection"
 NFTABLES_CONF = "nftables.conf"
 KIOSK_SERVICE = "beacon-kiosk.service"
 
+# The CA the enrolment server's certificate chains to, when it is not a public one.
+ENROL_CA_FILE = "/etc/beacon/enrolment-ca.pem"
+
 # Files holding a secret (enrolment token, Wi-Fi key): written 0600 by write_boot_folder.
 SECRET_FILES = frozenset({USER_DATA, NETWORK_CONFIG, WIFI_CONNECTION})
 
@@ -585,6 +588,7 @@ mkfs.ext4 -q -F -L "$label" "$(lsblk -lnpo NAME "$disk" | tail -n 1)"
 def firstboot_script(profile: Profile) -> str:
     user = profile.system.kiosk_user
     server = shlex.quote(profile.fleet.enrolment_url)
+    ca_option = f" --ca-file {ENROL_CA_FILE}" if profile.fleet.enrolment_ca else ""
     read_only = "1" if profile.system.read_only_root else "0"
     return f"""#!/bin/sh
 # Beacon first boot. {_GENERATED}
@@ -618,8 +622,9 @@ systemctl enable --now nftables.service beacon-firewall-hosts.timer
 if [ ! -e "$STATE/.enrolled" ]; then
   . /etc/beacon/enrol.env
   tries=0
-  until runuser -u "$KIOSK_USER" -- {BEACON_BIN} kiosk enrol --server {server} \\
-      --token "$BEACON_ENROL_TOKEN" --state-dir "$STATE"; do
+  # The token goes in on stdin, never on a command line (other users can read those).
+  until printf '%s' "$BEACON_ENROL_TOKEN" | runuser -u "$KIOSK_USER" -- \\
+      {BEACON_BIN} kiosk enrol --server {server} --token-file - --state-dir "$STATE"{ca_option}; do
     tries=$((tries + 1))
     if [ "$tries" -ge 10 ]; then log "enrolment failed; trying again later"; exit 1; fi
     sleep 30
@@ -723,6 +728,11 @@ def user_data(profile: Profile) -> str:
             f"# One-time enrolment token: deleted once the kiosk has enrolled.\n"
             f"BEACON_ENROL_TOKEN='{profile.fleet.enrolment_token}'\n",
             "0600",
+        ),
+        *(
+            [_file(ENROL_CA_FILE, profile.fleet.enrolment_ca, "0644")]
+            if profile.fleet.enrolment_ca
+            else []
         ),
         _file("/etc/systemd/system/beacon-kiosk.service", kiosk_service(profile), "0644"),
         _file("/etc/systemd/system/beacon-firstboot.service", firstboot_service(profile), "0644"),

@@ -159,6 +159,18 @@ def _token(value: str) -> str:
     return value
 
 
+def _pem_certificate(value: str) -> str:
+    if not value:
+        return value
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(value.encode())
+    except ValueError:
+        raise ValueError("must be one or more PEM certificates") from None
+    return value if value.endswith("\n") else value + "\n"
+
+
 def _user(value: str) -> str:
     if not _USER.match(value) or value == "root":
         raise ValueError(f"{value!r} is not a usable Linux user name (lowercase, not root)")
@@ -277,6 +289,9 @@ class NetworkSection(_Section):
 class FleetSection(_Section):
     enrolment_url: Annotated[str, AfterValidator(_https_url)]
     enrolment_token: Annotated[str, AfterValidator(_token)]
+    # PEM of the CA the enrolment server's certificate chains to (the fleet root), if that
+    # server does not use a publicly trusted certificate.
+    enrolment_ca: Annotated[str, AfterValidator(_pem_certificate)] = ""
     broker: HostPortText
     allowed_outbound: list[HostPortText] = []
 

@@ -48,3 +48,9 @@ def _add_process(name: str) -> Any:
 def get_logger(name: str) -> Any:
     # Lazy: the configuration is looked up on first use, after configure_logging has run.
     return structlog.get_logger(component=name)
+
+
+# Until a process configures logging, log JSON lines to stderr: structlog's own default writes
+# coloured text to stdout, which would corrupt a command's output (the benchmarks print JSON).
+if not structlog.is_configured():
+    configure_logging()

@@ -246,7 +246,7 @@ def test_firewall_hosts_script_swaps_resolved_addresses_into_the_sets(tmp_path: 
     )
     assert "flush set inet beacon tcp_out4\n" in first
     assert (
-        "add element inet beacon tcp_out4 { 192.0.2.10 . 8883,192.0.2.20 . 443,"
+        "add element inet beacon tcp_out4 { 192.0.2.10 . 8883,192.0.2.20 . 8443,"
         "192.0.2.30 . 443,198.51.100.7 . 8443 }" in first
     )
     assert "add element inet beacon tcp_out6 { 2001:db8::10 . 8883,2001:db8::7 . 443 }" in first

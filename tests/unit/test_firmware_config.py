@@ -67,7 +67,7 @@ def base() -> dict[str, Any]:
             "wifi": {"ssid": "Clinic Guest", "psk": PSK, "country": "GB"},
         },
         "fleet": {
-            "enrolment_url": "https://enrol.clinic.test/api/v1/enrol",
+            "enrolment_url": "https://enrol.clinic.test:8443",
             "enrolment_token": TOKEN,
             "broker": "broker.clinic.test:8883",
             "allowed_outbound": ["tuf.clinic.test:443", "198.51.100.7:8443", "[2001:db8::7]:443"],
@@ -378,8 +378,11 @@ def test_enrolment_token_is_only_in_a_root_only_file() -> None:
     script = written(doc, "/usr/local/sbin/beacon-firstboot")
     assert script["permissions"] == "0700"
     body = script["content"]
-    assert "/usr/bin/beacon kiosk enrol --server https://enrol.clinic.test/api/v1/enrol" in body
-    assert '--token "$BEACON_ENROL_TOKEN" --state-dir "$STATE"' in body
+    assert "/usr/bin/beacon kiosk enrol --server https://enrol.clinic.test:8443" in body
+    # On stdin, never on a command line that other users could read.
+    assert 'printf \'%s\' "$BEACON_ENROL_TOKEN" | runuser' in body
+    assert '--token-file - --state-dir "$STATE"' in body
+    assert "--ca-file" not in body
     assert "rm -f /etc/beacon/enrol.env" in body
     for path, content in render(p).items():
         if path != "user-data":
@@ -551,7 +554,7 @@ def test_nftables_rules() -> None:
     assert "ip daddr { 192.0.2.123 } udp dport 123 accept" in pinned
     assert "\t\tudp dport 123 accept" not in pinned
     hosts = render_module.firewall_hosts_script(profile())
-    for line in ("enrol.clinic.test 443", "broker.clinic.test 8883", "tuf.clinic.test 443"):
+    for line in ("enrol.clinic.test 8443", "broker.clinic.test 8883", "tuf.clinic.test 443"):
         assert f"\n{line}\n" in hosts
 
 
