@@ -66,6 +66,7 @@ log = get_logger("fleet_manager")
 T = TypeVar("T")
 
 ESCALATION_POLL_S = 1.0
+RELOCATION_CHECK_S = 2.0
 
 MAX_VERSION_RETRIES = 5
 REPUBLISH_WINDOW_S = 3600.0
@@ -101,6 +102,7 @@ class FleetManager:
         self._arrivals = itertools.count()
         self._heartbeats: dict[str, Heartbeat] = {}
         self._heartbeats_lock = threading.Lock()
+        self._relocations_sent: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
         self._connected_again = threading.Event()
         self._worker = threading.Thread(target=self._work, name="fleet-worker", daemon=True)
@@ -164,8 +166,12 @@ class FleetManager:
         next_poll = now
         next_escalation: float | None = None
         next_crl_check = now
+        next_relocation_check = now
         while not self._stop.is_set():
             now = self.clock()
+            if now >= next_relocation_check:
+                next_relocation_check = now + RELOCATION_CHECK_S
+                self._safe(partial(self._announce_moves, now))
             if now >= next_crl_check:
                 next_crl_check = now + CRL_CHECK_INTERVAL_S
                 self._safe(self._refresh_crl)
@@ -390,7 +396,14 @@ class FleetManager:
         online = m.state == "online"
         with self.engine.begin() as conn:
             applied = fleet_state.record_status(
-                conn, inbound.device_id, online, m.session, m.ts or self.clock(), m.app, m.content
+                conn,
+                inbound.device_id,
+                online,
+                m.session,
+                m.ts or self.clock(),
+                m.app,
+                m.content,
+                m.location,
             )
         if applied:
             log.info("kiosk_online" if online else "kiosk_offline", device=inbound.device_id)
@@ -409,6 +422,18 @@ class FleetManager:
         if self.enrolment is None or self.config.revocation is None:
             return
         refresh_if_due(self.config.revocation.crl_dir, self.enrolment.ca, datetime.now(UTC))
+
+    def _announce_moves(self, now: float) -> None:
+        """Tell online kiosks that were moved where they are now (signed "relocate")."""
+        with self.engine.connect() as conn:
+            moved = registry.moved_kiosks(conn)
+        for kiosk in moved:
+            sent_at = self._relocations_sent.get((kiosk.device_id, kiosk.location_id))
+            if sent_at is not None and now - sent_at < self.config.command_ttl_s:
+                continue
+            self.send_command(kiosk.device_id, "relocate", kiosk.command_body())
+            self._relocations_sent[(kiosk.device_id, kiosk.location_id)] = now
+            log.info("relocate_sent", device=kiosk.device_id, location=kiosk.location_id)
 
     def handle_renewal(self, inbound: InboundRenewRequest) -> None:
         """Sign a new certificate for the kiosk whose certificate the broker just checked."""

@@ -19,7 +19,7 @@ from protocol.errors import EnvelopeError
 from protocol.identities import is_valid_segment
 from protocol.messages import MAX_PAYLOAD_BYTES
 
-CommandType = Literal["alert_received", "identify", "drill", "content_check", "config"]
+CommandType = Literal["alert_received", "identify", "drill", "content_check", "config", "relocate"]
 COMMAND_TYPES: frozenset[str] = frozenset(get_args(CommandType))
 # Tolerated clock difference between fleet manager and kiosk.
 CLOCK_SKEW_S = 300.0

@@ -40,6 +40,9 @@ class StatusMessage(WireModel):
     app: str | None = None
     content: str | None = None
     ts: float | None = None
+    # The location the kiosk believes it serves: the fleet sends a "relocate" command when the
+    # registry says otherwise (the kiosk was moved).
+    location: str | None = None
 
 
 class TelemetryMessage(WireModel):

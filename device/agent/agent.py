@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from device.agent import outbox_policy as policy
-from device.agent.identity import DeviceProfile, load_profile, tls_files
+from device.agent.identity import DeviceProfile, load_profile, save_profile, tls_files
 from device.agent.outbox_policy import OutboxEntry
 from device.agent.outbox_store import OutboxStore
 from device.agent.renewal import CHECK_INTERVAL_S, CertificateRenewer
@@ -82,6 +84,8 @@ class KioskAgent:
         self.content_version: str | None = None
         # Set by the UI: show who this kiosk is when the fleet asks ("identify").
         self.on_identify: Callable[[], None] | None = None
+        # Set by the UI: show the new location's QR codes after a "relocate" command.
+        self.on_relocated: Callable[[DeviceProfile], None] | None = None
         device_id = self.profile.device_id
         offline = StatusMessage(state="offline", session=self._session)
         self._link = MqttLink(
@@ -112,6 +116,7 @@ class KioskAgent:
             "alert_received": self._cmd_alert_received,
             "identify": self._cmd_identify,
             "drill": self._cmd_drill,
+            "relocate": self._cmd_relocate,
         }
 
     @property
@@ -209,6 +214,7 @@ class KioskAgent:
             app=APP_VERSION,
             content=self.content_version,
             ts=self._clock(),
+            location=self.profile.location,
         )
         self._link.publish(topics.device_status(self.device_id), birth.to_bytes(), retain=True)
         with self._lock:
@@ -315,6 +321,31 @@ class KioskAgent:
 
     def _cmd_drill(self, command: Command) -> str | None:
         return self.raise_alert("drill", "staff")
+
+    def _cmd_relocate(self, command: Command) -> str | None:
+        """The kiosk was moved: serve the new location (saved first, so a restart keeps it)."""
+        fields = ("location", "location_name", "location_token", "facility", "region")
+        update = {name: str(command.body[name]) for name in fields}
+        try:
+            moved = DeviceProfile.model_validate({**self.profile.model_dump(), **update})
+        except ValidationError as exc:
+            raise ValueError(f"relocate: {exc.error_count()} invalid field(s)") from None
+        save_profile(self.state_dir, moved)
+        self.profile = moved
+        log.info("relocated", device=self.device_id, location=moved.location)
+        if self.on_relocated is not None:
+            self.on_relocated(moved)
+        # Tell the fleet at once; the retained status then carries the new location.
+        birth = StatusMessage(
+            state="online",
+            session=self._session,
+            app=APP_VERSION,
+            content=self.content_version,
+            ts=self._clock(),
+            location=moved.location,
+        )
+        self._link.publish(topics.device_status(self.device_id), birth.to_bytes(), retain=True)
+        return None
 
     def _cmd_unsupported(self, command: Command) -> str | None:
         raise ValueError(f"command type {command.type!r} is not supported by app {APP_VERSION}")

@@ -246,6 +246,12 @@ class KioskApp(App):
 
     # -- drawing ----------------------------------------------------------------------------
 
+    def relocate(self, identity: KioskIdentity) -> None:
+        """Show another location's QR codes from now on (the kiosk was moved)."""
+        self.identity = identity
+        self._drawn = None
+        self._render()
+
     def current_frame(self) -> Frame:
         return screen_state.current_frame(self.playlist, self.state)
 

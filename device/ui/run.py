@@ -18,6 +18,7 @@ from device.agent.agent import AgentSettings, KioskAgent
 from device.agent.control import ControlServer
 from device.agent.device_config import load_device_config
 from device.agent.display_loop import DisplayLoop
+from device.agent.identity import DeviceProfile
 from device.agent.peripherals import start_peripherals
 from device.agent.run import control_dispatch
 from device.agent.systemd_notify import Heartbeat, agent_health, start_supervision, stop_supervision
@@ -106,6 +107,20 @@ def run_with_ui(
     )
     app = KioskApp(bundle, identity, agent, load_pin_hash(state_dir))
     agent.on_identify = lambda: Clock.schedule_once(lambda _dt: app.identify(), 0)
+
+    def relocated(moved: DeviceProfile) -> None:
+        placement = KioskIdentity(
+            device_id=moved.device_id,
+            facility=moved.facility,
+            location=moved.location,
+            location_name=moved.location_name,
+            qr=QrPlacement(moved.qr_origin, moved.location_token, tuple(moved.allowed_origins))
+            if moved.location_token and moved.qr_origin
+            else None,
+        )
+        Clock.schedule_once(lambda _dt: app.relocate(placement), 0)
+
+    agent.on_relocated = relocated
     control = ControlServer(state_dir, ui_dispatch(agent, app))
 
     def stop(signum: int, frame: object) -> None:

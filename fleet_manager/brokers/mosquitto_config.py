@@ -46,9 +46,15 @@ PACKET_HEADROOM_BYTES = 4_096
 MAX_KEEPALIVE_SECONDS = 300
 AUTOSAVE_INTERVAL_SECONDS = 5
 
+# In a CRL directory: the newest CRL of each issuer, which the listener's ``crlfile`` loads at
+# start. The live lookups use the ``<issuer-hash>.rN`` files beside it (see
+# :mod:`fleet_manager.brokers.revocation`).
+CURRENT_CRL_FILE = "current.crl.pem"
+
 _FLEET_MANAGER_GRANTS: tuple[tuple[str, str], ...] = (
     ("read", f"{ROOT}/dev/#"),
     ("write", f"{ROOT}/dev/+/cmd/+"),
+    ("write", f"{ROOT}/dev/+/cert/issued"),
     ("readwrite", f"{ROOT}/content/#"),
     ("write", f"{ROOT}/resp/+/incident/#"),
     ("read", f"{ROOT}/resp/+/ack/#"),
@@ -61,6 +67,8 @@ _KIOSK_PATTERNS: tuple[tuple[str, str], ...] = (
     ("write", f"{ROOT}/dev/%u/event"),
     ("write", f"{ROOT}/dev/%u/cmd/+/result"),
     ("read", f"{ROOT}/dev/%u/cmd/+"),
+    ("write", f"{ROOT}/dev/%u/cert/renew"),
+    ("read", f"{ROOT}/dev/%u/cert/issued"),
     ("read", f"{ROOT}/content/+"),
 )
 
@@ -205,6 +213,8 @@ def render_fleet_broker_conf(
     bridges: Sequence[BridgeSpec],
     bind_host: str = "127.0.0.1",
     user: str | None = None,
+    crl_dir: Path | None = None,
+    pid_file: Path | None = None,
 ) -> str:
     """The fleet broker's ``mosquitto.conf``: one mTLS listener plus one bridge per region.
 
@@ -212,6 +222,13 @@ def render_fleet_broker_conf(
     stderr. ``user`` is the account Mosquitto switches to when started as root (Mosquitto's own
     default is ``mosquitto``); pass ``"root"`` only where the files live somewhere that account
     cannot reach, as in tests. All paths must be absolute; regions must be distinct.
+
+    ``crl_dir`` turns on revocation checks: the listener gets ``capath crl_dir`` (OpenSSL looks
+    up new ``<hash>.rN`` CRLs there at every handshake, so a revocation needs no restart) and
+    ``crlfile crl_dir/current.crl.pem`` (which makes Mosquitto check CRLs at all, and is what a
+    restart loads). That file must exist before the broker starts, and from then on *every*
+    client certificate is refused unless its issuer has a CRL that has not passed its
+    nextUpdate. ``pid_file`` lets ``revocation.reload_broker`` send SIGHUP.
     """
     regions = [bridge.region for bridge in bridges]
     if len(set(regions)) != len(regions):
@@ -228,6 +245,18 @@ def render_fleet_broker_conf(
             user=user,
         ),
     ]
+    if crl_dir is not None:
+        _check_absolute(crl_dir)
+        _no_line_breaks(str(crl_dir), "crl_dir")
+        lines += [
+            "# Revocation: new CRLs in capath are read at each handshake; crlfile at start.",
+            f"capath {crl_dir}",
+            f"crlfile {crl_dir / CURRENT_CRL_FILE}",
+        ]
+    if pid_file is not None:
+        _check_absolute(pid_file)
+        _no_line_breaks(str(pid_file), "pid_file")
+        lines += ["", f"pid_file {pid_file}"]
     for bridge in bridges:
         lines += _bridge_lines(bridge)
     return "\n".join(lines) + "\n"

@@ -28,6 +28,7 @@ def record_status(
     at: float,
     app: str | None,
     content: str | None,
+    location: str | None = None,
 ) -> bool:
     """Apply a birth or Last Will. A stale Will (from an older session than the one now
     online) is ignored, so a quick reconnect is never shown as offline. True if applied."""
@@ -40,6 +41,8 @@ def record_status(
     values: dict[str, object] = {"online": online, "session": session, "status_at": at}
     if online:
         values.update(app_version=app, content_version=content)
+        if location is not None:
+            values["reported_location"] = location
     conn.execute(devices.update().where(devices.c.device_id == device_id).values(**values))
     return True
 

@@ -373,6 +373,50 @@ def register_device(
 # -- reading ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MovedKiosk:
+    """An online kiosk whose registry location differs from the one it last reported."""
+
+    device_id: str
+    location_id: str
+    location_name: str
+    qr_token: str
+    facility_id: str
+    region: str
+
+    def command_body(self) -> dict[str, object]:
+        return {
+            "location": self.location_id,
+            "location_name": self.location_name,
+            "location_token": self.qr_token,
+            "facility": self.facility_id,
+            "region": self.region,
+        }
+
+
+def moved_kiosks(conn: sa.Connection) -> list[MovedKiosk]:
+    rows = conn.execute(
+        sa.select(
+            devices.c.device_id,
+            locations.c.location_id,
+            locations.c.name,
+            locations.c.qr_token,
+            facilities.c.facility_id,
+            facilities.c.region,
+        )
+        .select_from(devices.join(locations).join(facilities))
+        .where(
+            devices.c.registered.is_(True),
+            devices.c.online.is_(True),
+            devices.c.lifecycle == "active",
+            devices.c.reported_location.is_not(None),
+            devices.c.reported_location != devices.c.location_id,
+        )
+        .order_by(devices.c.device_id)
+    )
+    return [MovedKiosk(*row) for row in rows]
+
+
 def placement(conn: sa.Connection, device_id: str) -> DevicePlacement | None:
     row = conn.execute(
         sa.select(

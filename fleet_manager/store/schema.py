@@ -85,6 +85,9 @@ devices = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     # active | revoked | decommissioned (see fleet_manager.enrolment.lifecycle)
     sa.Column("lifecycle", sa.String(16), nullable=False, server_default="active"),
+    # The location the kiosk said it serves at its last birth; differs from location_id after
+    # a move until the kiosk has applied the "relocate" command.
+    sa.Column("reported_location", sa.String(64), nullable=True),
 )
 
 alerts = sa.Table(

@@ -184,3 +184,27 @@ def test_enrol_command_refusals_and_approval(system: LiveSystem, tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert load_profile(state).device_id == device_id
     assert load_profile(state).location == "a-restroom"
+
+
+def test_a_moved_kiosk_serves_its_new_location(system: LiveSystem) -> None:
+    system.running.kiosks["kiosk-a1"].start()
+    system.running.wait_kiosk_ready("kiosk-a1", 30)
+    state = system.layout.kiosk_dirs["kiosk-a1"]
+    moved = beacon(
+        "provision", "move", "kiosk-a1", "--location", "b-exam",
+        "--config", str(system.layout.fleet_configs[0]),
+    )  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    # The fleet manager sees the kiosk still reporting a-waiting and sends a signed "relocate".
+    wait_until(lambda: load_profile(state).location == "b-exam", 20, "the kiosk relocated")
+    profile = load_profile(state)
+    assert (profile.facility, profile.region) == ("clinic-b", "west")
+    assert profile.location_name == "B exam room"
+    assert profile.location_token == system.layout.qr_tokens["b-exam"]
+    status = control_request(state, {"cmd": "status"})["status"]
+    assert isinstance(status, dict) and status["location"] == "b-exam"
+    alert_id = system.running.press_help("kiosk-a1")
+    incident = system.recorders["west"].wait_for_alert(alert_id)
+    assert (incident.location, incident.facility) == ("b-exam", "clinic-b")
+    with system.engine.connect() as conn:
+        assert [e.action for e in audit_log.entries(conn, subject="kiosk-a1")] == ["device.moved"]

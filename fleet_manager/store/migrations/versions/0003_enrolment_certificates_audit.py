@@ -1,4 +1,5 @@
 """enrolment tokens, enrolments, certificates, audit log; facility approval; device lifecycle
+and the location each kiosk reports
 
 Existing facilities do not require approval and existing devices are active, so an upgraded
 fleet behaves as before.
@@ -29,6 +30,7 @@ def upgrade() -> None:
         "devices",
         sa.Column("lifecycle", sa.String(length=16), nullable=False, server_default="active"),
     )
+    op.add_column("devices", sa.Column("reported_location", sa.String(length=64), nullable=True))
 
     op.create_table(
         "enrolment_tokens",
@@ -102,5 +104,6 @@ def downgrade() -> None:
     op.drop_table("enrolments")
     op.drop_table("enrolment_tokens")
     # Plain DROP COLUMN (SQLite 3.35+), as in 0002: batch mode would copy tables others refer to.
+    op.drop_column("devices", "reported_location")
     op.drop_column("devices", "lifecycle")
     op.drop_column("facilities", "require_approval")
