@@ -207,12 +207,15 @@ KIOSK_PATTERNS = [
     "pattern write beacon/v1/dev/%u/event",
     "pattern write beacon/v1/dev/%u/cmd/+/result",
     "pattern read beacon/v1/dev/%u/cmd/+",
+    "pattern write beacon/v1/dev/%u/cert/renew",
+    "pattern read beacon/v1/dev/%u/cert/issued",
     "pattern read beacon/v1/content/+",
 ]
 
 FLEET_MANAGER_GRANTS = [
     "topic read beacon/v1/dev/#",
     "topic write beacon/v1/dev/+/cmd/+",
+    "topic write beacon/v1/dev/+/cert/issued",
     "topic readwrite beacon/v1/content/#",
     "topic write beacon/v1/resp/+/incident/#",
     "topic read beacon/v1/resp/+/ack/#",
