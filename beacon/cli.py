@@ -492,6 +492,9 @@ def _add_groups() -> None:
     from beacon.cli_provision import facility_group, provision_group
 
     add_enrolment_commands(provision_group, facility_group)
+    from beacon.cli_ca import ca_group
+
+    provision_group.add_command(ca_group, "ca")
     main.add_command(provision_group, "provision")
     main.add_command(config_group, "config")
 

@@ -147,7 +147,7 @@ def _echo_json(value: Any) -> None:
 
 @click.group("provision")
 def provision_group() -> None:
-    """Facilities, locations, their QR tokens, and location QR sticker sheets."""
+    """Facilities, locations, QR stickers, kiosk enrolment and revocation, the fleet CA."""
 
 
 # -- facilities -------------------------------------------------------------------------------

@@ -51,7 +51,9 @@ class Api:
 
     def issued_count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(certificates)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(certificates)).scalar_one()
+            )
 
     def refusals(self) -> list[audit_log.AuditEntry]:
         with self.engine.connect() as conn:

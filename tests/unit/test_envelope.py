@@ -44,8 +44,9 @@ def _verify(payload: bytes, *, now: float = NOW, device_id: str = DEVICE) -> Com
 
 
 def test_command_types() -> None:
-    assert frozenset({"alert_received", "identify", "drill", "content_check", "config"}) == (
-        COMMAND_TYPES
+    assert (
+        frozenset({"alert_received", "identify", "drill", "content_check", "config", "relocate"})
+        == COMMAND_TYPES
     )
 
 

@@ -380,7 +380,7 @@ def test_enrolment_token_is_only_in_a_root_only_file() -> None:
     body = script["content"]
     assert "/usr/bin/beacon kiosk enrol --server https://enrol.clinic.test:8443" in body
     # On stdin, never on a command line that other users could read.
-    assert 'printf \'%s\' "$BEACON_ENROL_TOKEN" | runuser' in body
+    assert "printf '%s' \"$BEACON_ENROL_TOKEN\" | runuser" in body
     assert '--token-file - --state-dir "$STATE"' in body
     assert "--ca-file" not in body
     assert "rm -f /etc/beacon/enrol.env" in body
