@@ -17,7 +17,7 @@ from pathlib import Path
 
 from beacon.plan import DEMO_PLAN
 from beacon.processes import RunningSystem
-from beacon.system import HOST, build_system
+from beacon.system import HOST, SystemLayout, build_system
 from device.ui.staff_access import hash_pin, save_pin_hash
 from protocol.messages import IncidentMessage
 from responder.client import IncidentWatcher
@@ -73,6 +73,15 @@ def run_demo(
         say(f"  press help:   beacon kiosk ctl --state-dir {layout.kiosk_dirs[first]} press-help")
         say("  acknowledge:  beacon responder ack INCIDENT_ID")
         say("  resolve:      beacon responder resolve INCIDENT_ID --note 'what was done'")
+        config = layout.fleet_configs[0]
+        say(
+            f"  enrol a kiosk: beacon provision token create --location {_first_location(layout)}"
+            f" --config {config}"
+        )
+        say(
+            f"                 beacon kiosk enrol --server {layout.api_url} --token TOKEN"
+            f" --ca-file {layout.ca_file} --state-dir /tmp/new-kiosk"
+        )
         if screen:
             say(f"  {screen} shows its screen in a window (staff PIN {DEMO_STAFF_PIN})")
         say("Ctrl-C stops everything.")
@@ -87,7 +96,7 @@ def run_demo(
             if duration is not None and elapsed >= duration:
                 break
             for name, proc in [
-                (p.name, p) for p in system.fleet_managers + list(system.kiosks.values())
+                (p.name, p) for p in [*system.fleet_managers, system.api, *system.kiosks.values()]
             ]:
                 if not proc.is_running:
                     say(f"{name} exited unexpectedly; see {proc.log_path}")
@@ -100,3 +109,7 @@ def run_demo(
             watcher.stop()
         system.stop()
         say("stopped.")
+
+
+def _first_location(layout: SystemLayout) -> str:
+    return layout.plan.kiosks[0].location_id

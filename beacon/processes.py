@@ -205,6 +205,7 @@ class RunningSystem:
     def start(self) -> None:
         self.start_brokers()
         self.start_fleet_managers()
+        self.start_api()
         self.start_kiosks()
 
     def wait_kiosk_ready(self, device_id: str, timeout: float = 20.0) -> None:

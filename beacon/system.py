@@ -122,6 +122,7 @@ class SystemLayout:
             "database_url": self.database_url,
             "fleet_configs": [str(p) for p in self.fleet_configs],
             "console_url": console_url,
+            "api_url": self.api_url,
         }
 
     def write_connection_file(self, console_url: str | None = None) -> Path:
