@@ -272,11 +272,22 @@ def _fsync_dir(path: Path) -> None:
 # -- the command ------------------------------------------------------------------------------
 
 
-def _already_enrolled(state_dir: Path) -> DeviceProfile | None:
+def usable_identity(state_dir: Path, now: datetime | None = None) -> DeviceProfile | None:
+    """The kiosk's identity if it has one whose certificate has not expired.
+
+    An expired kiosk cannot reach the broker, so it enrols again (with a new token): the old
+    identity is replaced, never reused.
+    """
     try:
-        return load_profile(state_dir)
-    except IdentityError:
+        profile = load_profile(state_dir)
+        pem = (state_dir / "tls" / "cert.pem").read_bytes()
+        leaf = x509.load_pem_x509_certificates(pem)[0]
+    except (IdentityError, OSError, ValueError, IndexError):
         return None
+    if leaf.not_valid_after_utc <= (now or datetime.now(UTC)):
+        log.warning("certificate_expired", device=profile.device_id)
+        return None
+    return profile
 
 
 def enrol(
@@ -290,7 +301,7 @@ def enrol(
     whether trying again later can help.
     """
     state_dir = options.state_dir
-    existing = _already_enrolled(state_dir)
+    existing = usable_identity(state_dir)
     if existing is not None:
         log.info("already_enrolled", device=existing.device_id)
         return existing

@@ -294,3 +294,34 @@ def test_renewal_for_an_active_kiosk_and_refusal_once_revoked(api: Api) -> None:
     unknown = api.service.renew("kiosk-nobody", RenewRequest(request_id="r3", csr=new_csr))
     assert unknown.error == "device_unknown"
     assert api.issued_count() == 2
+
+
+def test_an_expired_kiosk_enrols_again_but_a_current_one_does_not(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from device.agent.enrolment import usable_identity
+    from device.agent.identity import BrokerAddress, DeviceProfile, save_profile
+    from provisioning.ca import create_fleet_ca, issue_certificate, write_tls_files
+
+    ca = create_fleet_ca()
+    state = tmp_path / "kiosk"
+    save_profile(
+        state,
+        DeviceProfile(
+            device_id="kiosk-old1",
+            region="east",
+            facility="clinic-a",
+            location=LOCATION,
+            broker=BrokerAddress(host="127.0.0.1", port=8883),
+            command_key=base64.b64encode(bytes(32)).decode(),
+        ),
+    )
+    long_ago = datetime.now(UTC) - timedelta(days=120)
+    expired = issue_certificate(ca, "kiosk-old1", usage="client", valid_days=90, now=long_ago)
+    write_tls_files(state / "tls", ca.cert_pem(), expired)
+    assert usable_identity(state) is None
+    current = issue_certificate(ca, "kiosk-old1", usage="client", valid_days=90)
+    write_tls_files(state / "tls", ca.cert_pem(), current)
+    found = usable_identity(state)
+    assert found is not None and found.device_id == "kiosk-old1"
+    assert usable_identity(tmp_path / "nothing-here") is None
