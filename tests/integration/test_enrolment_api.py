@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,10 +24,11 @@ from fleet_manager.api.app import create_app
 from fleet_manager.config import load_config
 from fleet_manager.enrolment.service import EnrolmentService, create_token, record_decision
 from fleet_manager.store import audit_log, enrolment_store, registry
-from fleet_manager.store.database import open_engine
+from fleet_manager.store.database import migrate, open_engine
 from fleet_manager.store.schema import certificates
 from protocol.enrolment import ENROL_PATH, IdentityBundle, RenewRequest
 from tests.support.live import TEST_PLAN
+from tests.support.postgres import temporary_database
 
 LOCATION = "a-waiting"
 
@@ -60,17 +62,39 @@ class Api:
             return [e for e in audit_log.entries(conn) if e.outcome == "refused"]
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
+@contextmanager
+def _database(kind: str, sqlite_url: str) -> Iterator[sa.Engine]:
+    """The system's own SQLite database, or a fresh PostgreSQL one with the same registry."""
+    if kind == "sqlite":
+        engine = open_engine(sqlite_url)
+        yield engine
+        engine.dispose()
+        return
+    with temporary_database("beacon_enrol") as url:
+        engine = open_engine(url)
+        migrate(engine)
+        now = datetime.now(UTC).timestamp()
+        with engine.begin() as conn:
+            for f in TEST_PLAN.facilities:
+                registry.add_facility(conn, f.facility_id, f.name, f.region, now)
+            for k in TEST_PLAN.kiosks:
+                registry.add_location(
+                    conn, k.location_id, k.facility_id, k.location_name, k.location_kind, now
+                )
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     layout = build_system(tmp_path / "system", TEST_PLAN)
     config = load_config(layout.fleet_configs[0])
-    engine = open_engine(config.database_url)
-    clock = Clock()
-    service = EnrolmentService.from_config(config, engine)
-    service.clock = clock
-    with TestClient(create_app(service)) as client:
-        yield Api(client, service, engine, clock)
-    engine.dispose()
+    with _database(request.param, config.database_url) as engine:
+        clock = Clock()
+        service = EnrolmentService.from_config(config, engine)
+        service.clock = clock
+        with TestClient(create_app(service)) as client:
+            yield Api(client, service, engine, clock)
 
 
 def make_csr(key: object | None = None, subject: x509.Name | None = None) -> tuple[object, str]:
