@@ -273,16 +273,19 @@ def _revoke(device_id: str, lifecycle: str, reason: str, config_path: Path | Non
         raise click.ClickException("not every step worked: fix the problem and run this again")
 
 
-@click.command("revoke")
-@click.argument("device_id", metavar="DEVICE")
-@click.option("--reason", default="", help="Why (kept in the audit log), e.g. 'stolen'.")
-@click.option(
+fleet_config_option = click.option(
     "--config",
     "config_path",
     metavar="FLEET_YAML",
     type=click.Path(path_type=Path, dir_okay=False),
     help="The fleet manager's config (issuing CA, broker ACL, CRL folder, pid file).",
 )
+
+
+@click.command("revoke")
+@click.argument("device_id", metavar="DEVICE")
+@click.option("--reason", default="", help="Why (kept in the audit log), e.g. 'stolen'.")
+@fleet_config_option
 def revoke(device_id: str, reason: str, config_path: Path | None) -> None:
     """Cut a kiosk off at once (lost, stolen, tampered); it can never connect again."""
     _revoke(device_id, "revoked", reason, config_path)
@@ -291,13 +294,7 @@ def revoke(device_id: str, reason: str, config_path: Path | None) -> None:
 @click.command("decommission")
 @click.argument("device_id", metavar="DEVICE")
 @click.option("--reason", default="", help="Kept in the audit log.")
-@click.option(
-    "--config",
-    "config_path",
-    metavar="FLEET_YAML",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The fleet manager's config (issuing CA, broker ACL, CRL folder, pid file).",
-)
+@fleet_config_option
 def decommission(device_id: str, reason: str, config_path: Path | None) -> None:
     """Retire a kiosk for good: its certificates are revoked as for a lost one."""
     _revoke(device_id, "decommissioned", reason, config_path)

@@ -208,6 +208,14 @@ class KioskAgent:
 
     def _on_connect(self, session_present: bool) -> None:
         self._disconnected_since = None
+        self._announce()
+        with self._lock:
+            for alert_id, entry in list(self._pending.items()):
+                self._pending[alert_id] = policy.after_reconnect(entry)
+        self._wake.set()
+
+    def _announce(self) -> None:
+        """The retained birth message: online, this session, versions, where it serves."""
         birth = StatusMessage(
             state="online",
             session=self._session,
@@ -217,10 +225,6 @@ class KioskAgent:
             location=self.profile.location,
         )
         self._link.publish(topics.device_status(self.device_id), birth.to_bytes(), retain=True)
-        with self._lock:
-            for alert_id, entry in list(self._pending.items()):
-                self._pending[alert_id] = policy.after_reconnect(entry)
-        self._wake.set()
 
     def _on_disconnect(self) -> None:
         self._disconnected_since = time.monotonic()
@@ -335,16 +339,7 @@ class KioskAgent:
         log.info("relocated", device=self.device_id, location=moved.location)
         if self.on_relocated is not None:
             self.on_relocated(moved)
-        # Tell the fleet at once; the retained status then carries the new location.
-        birth = StatusMessage(
-            state="online",
-            session=self._session,
-            app=APP_VERSION,
-            content=self.content_version,
-            ts=self._clock(),
-            location=moved.location,
-        )
-        self._link.publish(topics.device_status(self.device_id), birth.to_bytes(), retain=True)
+        self._announce()  # the retained status now carries the new location
         return None
 
     def _cmd_unsupported(self, command: Command) -> str | None:

@@ -43,7 +43,7 @@ from protocol.enrolment import (
     RenewRequest,
     RenewResponse,
 )
-from provisioning.ca import CertificateAuthority, sign_csr
+from provisioning.ca import CertificateAuthority, SignedCertificate, sign_csr
 from transport.log import get_logger
 
 log = get_logger("fleet_manager.enrolment")
@@ -298,14 +298,7 @@ class EnrolmentService:
 
     def _issue(self, conn: sa.Connection, record: EnrolmentRecord, now: float) -> IdentityBundle:
         csr = x509.load_pem_x509_csr(record.csr_pem.encode())
-        signed = sign_csr(
-            self.ca,
-            csr,
-            record.device_id,
-            usage="client",
-            valid_days=self.settings.device_cert_days,
-            now=datetime.fromtimestamp(now, UTC),
-        )
+        signed = self._sign(conn, csr, record.device_id, "enrol", now)
         first_time = enrolment_store.set_enrolment_state(
             conn, record.enrolment_id, "issued", expected="approved", now=now
         )
@@ -315,23 +308,6 @@ class EnrolmentService:
             )
             enrolment_store.set_lifecycle(conn, record.device_id, "active")
             enrolment_store.mark_decided(conn, record.enrolment_id, now, "auto")
-        enrolment_store.record_certificate(
-            conn,
-            serial=signed.serial,
-            device_id=record.device_id,
-            issued_at=now,
-            not_after=signed.not_after.timestamp(),
-            via="enrol",
-        )
-        audit_log.record(
-            conn,
-            at=now,
-            actor="fleet",
-            action="certificate.issued",
-            subject=record.device_id,
-            outcome="ok",
-            detail={"serial": format(signed.serial, "x"), "via": "enrol"},
-        )
         self.counters.inc("enrolments_issued")
         log.info(
             "enrolment_issued",
@@ -340,6 +316,42 @@ class EnrolmentService:
             serial=format(signed.serial, "x"),
         )
         return self._bundle(conn, record, signed.cert_pem.decode(), signed.not_after.timestamp())
+
+    def _sign(
+        self,
+        conn: sa.Connection,
+        csr: x509.CertificateSigningRequest,
+        device_id: str,
+        via: str,
+        now: float,
+    ) -> SignedCertificate:
+        """Sign a kiosk certificate, and record and audit it in the caller's transaction."""
+        signed = sign_csr(
+            self.ca,
+            csr,
+            device_id,
+            usage="client",
+            valid_days=self.settings.device_cert_days,
+            now=datetime.fromtimestamp(now, UTC),
+        )
+        enrolment_store.record_certificate(
+            conn,
+            serial=signed.serial,
+            device_id=device_id,
+            issued_at=now,
+            not_after=signed.not_after.timestamp(),
+            via=via,
+        )
+        audit_log.record(
+            conn,
+            at=now,
+            actor="fleet" if via == "enrol" else f"kiosk:{device_id}",
+            action="certificate.issued" if via == "enrol" else "certificate.renewed",
+            subject=device_id,
+            outcome="ok",
+            detail={"serial": format(signed.serial, "x"), "via": via},
+        )
+        return signed
 
     def _bundle(
         self, conn: sa.Connection, record: EnrolmentRecord, cert_pem: str, not_after: float
@@ -407,31 +419,7 @@ class EnrolmentService:
                     message=refused.refusal.message,
                 )
             assert isinstance(verdict, CsrAccepted)
-            signed = sign_csr(
-                self.ca,
-                verdict.csr,
-                device_id,
-                usage="client",
-                valid_days=self.settings.device_cert_days,
-                now=datetime.fromtimestamp(now, UTC),
-            )
-            enrolment_store.record_certificate(
-                conn,
-                serial=signed.serial,
-                device_id=device_id,
-                issued_at=now,
-                not_after=signed.not_after.timestamp(),
-                via="renew",
-            )
-            audit_log.record(
-                conn,
-                at=now,
-                actor=f"kiosk:{device_id}",
-                action="certificate.renewed",
-                subject=device_id,
-                outcome="ok",
-                detail={"serial": format(signed.serial, "x")},
-            )
+            signed = self._sign(conn, verdict.csr, device_id, "renew", now)
         self.counters.inc("certificates_renewed")
         log.info("certificate_renewed", device=device_id, serial=format(signed.serial, "x"))
         return RenewResponse(
