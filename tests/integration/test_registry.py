@@ -377,3 +377,24 @@ def test_migration_0002_downgrades_and_upgrades_again(empty_url: str) -> None:
         assert _resolve(engine, location.qr_token, T0 + 1) == "loc-wait-1"
     finally:
         engine.dispose()
+
+
+def test_migration_0003_keeps_existing_kiosks_active_and_facilities_open(empty_url: str) -> None:
+    from fleet_manager.store import enrolment_store
+
+    engine = open_engine(empty_url)
+    try:
+        _alembic(engine, command.upgrade, "0002")
+        location = _setup(engine)
+        with engine.begin() as conn:
+            registry.register_device(conn, "kiosk-a1", location.location_id, T0)
+        migrate(engine)
+        with engine.connect() as conn:
+            assert enrolment_store.lifecycle(conn, "kiosk-a1") == "active"
+            assert enrolment_store.require_approval(conn, location.location_id) is False
+        _alembic(engine, command.downgrade, "0002")
+        migrate(engine)
+        with engine.connect() as conn:
+            assert enrolment_store.lifecycle(conn, "kiosk-a1") == "active"
+    finally:
+        engine.dispose()
