@@ -21,6 +21,10 @@
       qr_origin: help.example.org
       allowed_origins: [help.example.org]
       tuf_root: null                   # content root.json handed to kiosks (optional)
+    content:                           # optional: the signed content repository (TUF)
+      repository: content-repo         # served by the fleet API at /tuf
+      snapshot_key: keys/snapshot.pem  # online keys (Ed25519 PKCS#8, unencrypted, 0600)
+      timestamp_key: keys/timestamp.pem
     revocation:                        # optional: how `beacon provision revoke` reaches the broker
       acl_file: /etc/mosquitto/beacon.acl
       crl_dir: /etc/mosquitto/beacon-crl
@@ -97,6 +101,13 @@ class EnrolmentSettings(BaseModel):
         return named
 
 
+class ContentSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    repository: Path
+    snapshot_key: Path
+    timestamp_key: Path
+
+
 class RevocationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     acl_file: Path
@@ -117,6 +128,7 @@ class FleetConfig(BaseModel):
     log_level: str = "INFO"
     enrolment: EnrolmentSettings | None = None
     revocation: RevocationSettings | None = None
+    content: ContentSettings | None = None
 
     @field_validator("instance", "default_region")
     @classmethod
@@ -151,6 +163,11 @@ def _resolve(base: Path, data: dict[str, object]) -> None:
         ):
             if isinstance(enrolment.get(key), str):
                 enrolment[key] = str(base / enrolment[key])
+    content = data.get("content")
+    if isinstance(content, dict):
+        for key in ("repository", "snapshot_key", "timestamp_key"):
+            if isinstance(content.get(key), str):
+                content[key] = str(base / content[key])
     revocation = data.get("revocation")
     if isinstance(revocation, dict):
         for key in ("acl_file", "crl_dir", "broker_pid_file"):
@@ -186,6 +203,11 @@ def load_config(path: Path) -> FleetConfig:
         files += list(config.enrolment.files().items())
     if config.revocation is not None:
         files.append(("revocation.acl_file", config.revocation.acl_file))
+    if config.content is not None:
+        files += [
+            ("content.snapshot_key", config.content.snapshot_key),
+            ("content.timestamp_key", config.content.timestamp_key),
+        ]
     for what, file in files:
         if not file.is_file():
             raise ConfigError(f"{path}: {what}: file {file} does not exist")
