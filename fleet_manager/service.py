@@ -49,12 +49,14 @@ from fleet_manager.ingest import (
     classify,
 )
 from fleet_manager.metrics import Counters
+from fleet_manager.rollouts import service as rollout_service
 from fleet_manager.routing.policy import RoutingPolicy, load_policy
 from fleet_manager.store import fleet_state, incident_store, registry
 from fleet_manager.store.database import migrate, open_engine
 from fleet_manager.store.fleet_state import Heartbeat
 from fleet_manager.store.incident_store import IncidentRecord
 from protocol import topics
+from protocol.content_delivery import sign_nudge
 from protocol.enrolment import RenewResponse
 from protocol.envelope import Command, sign_command
 from protocol.errors import ProtocolError
@@ -103,6 +105,7 @@ class FleetManager:
         self._heartbeats: dict[str, Heartbeat] = {}
         self._heartbeats_lock = threading.Lock()
         self._relocations_sent: dict[tuple[str, str], float] = {}
+        self._nudged: dict[str, tuple[str, str, float, str]] = {}
         self._stop = threading.Event()
         self._connected_again = threading.Event()
         self._worker = threading.Thread(target=self._work, name="fleet-worker", daemon=True)
@@ -172,6 +175,7 @@ class FleetManager:
             if now >= next_relocation_check:
                 next_relocation_check = now + RELOCATION_CHECK_S
                 self._safe(partial(self._announce_moves, now))
+                self._safe(partial(self._tick_rollouts, now))
             if now >= next_crl_check:
                 next_crl_check = now + CRL_CHECK_INTERVAL_S
                 self._safe(self._refresh_crl)
@@ -218,6 +222,8 @@ class FleetManager:
             self.handle_renewal(inbound)
         elif isinstance(inbound, InboundEvent):
             log.info("device_event", device=inbound.device_id, event=inbound.message.event)
+            if inbound.message.event.startswith("content_"):
+                self.handle_content_report(inbound)
         elif isinstance(inbound, InboundCommandResult) and not inbound.message.ok:
             log.warning(
                 "command_failed",
@@ -434,6 +440,36 @@ class FleetManager:
             self.send_command(kiosk.device_id, "relocate", kiosk.command_body())
             self._relocations_sent[(kiosk.device_id, kiosk.location_id)] = now
             log.info("relocate_sent", device=kiosk.device_id, location=kiosk.location_id)
+
+    def handle_content_report(self, inbound: InboundEvent) -> None:
+        m = inbound.message
+        ignored = rollout_service.record_report(
+            self.engine, inbound.device_id, m.event, m.detail, m.ts, self.clock()
+        )
+        if ignored is not None:
+            self.counters.inc(f"rollout_reports_ignored.{ignored}")
+
+    def _tick_rollouts(self, now: float) -> None:
+        """Advance active rollouts and keep each channel's retained nudge current."""
+        for row in rollout_service.tick(self.engine, now):
+            nudge = rollout_service.nudge_for(row, now)
+            key = (nudge.rollout_id, nudge.version, nudge.cutoff, row.rollout.state)
+            if self._nudged.get(row.channel) == key:
+                continue
+            self.link.publish(
+                topics.content_channel(row.channel),
+                sign_nudge(nudge, self._signing_key),
+                qos=1,
+                retain=True,
+            )
+            self._nudged[row.channel] = key
+            log.info(
+                "content_nudge",
+                channel=row.channel,
+                rollout=row.rollout_id,
+                state=row.rollout.state,
+                cutoff=round(nudge.cutoff, 4),
+            )
 
     def handle_renewal(self, inbound: InboundRenewRequest) -> None:
         """Sign a new certificate for the kiosk whose certificate the broker just checked."""

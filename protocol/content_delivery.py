@@ -91,7 +91,8 @@ class ContentNudge(_Strict):
 
 def bucket(seed: str, device_id: str) -> float:
     """A kiosk's place in [0, 1) for a rollout: stable, spread, the same on both sides."""
-    digest = hashlib.sha256(f"{seed}:{device_id}".encode()).digest()
+    # The first 64 bits of fleet_manager.rollouts.plan.rank_key: both sides order kiosks alike.
+    digest = hashlib.sha256((seed + device_id).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 

@@ -216,3 +216,22 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+# Staged content rollouts: the pure state machine's record (fleet_manager.rollouts.plan) as
+# JSON, plus what the shell needs to find and guard it. ``revision`` makes concurrent writers
+# (several fleet managers, an operator's CLI) apply each change once.
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("rollout_id", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False, index=True),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("baseline", sa.String(32), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("scope", sa.JSON, nullable=False),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
