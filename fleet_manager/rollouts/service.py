@@ -203,7 +203,7 @@ def _change(
             if _save(conn, row, transition.rollout, now):
                 for event in transition.events:
                     log.info(
-                        "rollout_event", rollout=rollout_id, event=event.event, actor=event.actor
+                        "rollout_event", rollout=rollout_id, what=event.event, actor=event.actor
                     )
                 saved = get(conn, rollout_id)
                 assert saved is not None
