@@ -85,6 +85,8 @@ class EnrolmentSettings(BaseModel):
     qr_origin: str = Field(min_length=1)
     allowed_origins: tuple[str, ...] = Field(min_length=1)
     tuf_root: Path | None = None
+    # What kiosks dial for signed content (the fleet API's public https://host:port).
+    content_url: str | None = None
     channel: str = "stable"
     token_ttl_s: float = Field(default=24 * 3600.0, gt=0)
 

@@ -53,7 +53,8 @@ class IdentityBundle(_Strict):
     trust_anchor: str  # PEM: the fleet root CA, for the broker and this API
     broker: BrokerEndpoint
     command_key: str  # base64 raw Ed25519 public key of the fleet's command signer
-    tuf_root: str | None = None  # the content repository's root.json (signed content, later)
+    tuf_root: str | None = None  # the content repository's root.json: trust for content
+    content_url: str | None = None  # the fleet API serving the content repository (/tuf)
     location_token: str
     qr_origin: str
     allowed_origins: tuple[str, ...]

@@ -231,6 +231,7 @@ def profile_from_bundle(bundle: IdentityBundle) -> DeviceProfile:
         location_token=bundle.location_token,
         qr_origin=bundle.qr_origin,
         allowed_origins=bundle.allowed_origins,
+        content_url=bundle.content_url or "",
     )
 
 

@@ -51,6 +51,9 @@ class DeviceProfile(BaseModel):
     location_token: str = ""
     qr_origin: str = ""
     allowed_origins: tuple[str, ...] = ()
+    # The fleet API (https://host:port) whose /tuf repository signs this kiosk's content; the
+    # TUF root it starts from is STATE_DIR/tuf-root.json (from enrolment).
+    content_url: str = ""
 
     @field_validator("device_id")
     @classmethod

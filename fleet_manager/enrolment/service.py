@@ -373,6 +373,7 @@ class EnrolmentService:
             broker=BrokerEndpoint(host=s.kiosk_broker.host, port=s.kiosk_broker.port),
             command_key=self.command_key_b64,
             tuf_root=self._tuf_root,
+            content_url=s.content_url,
             location_token=location.qr_token,
             qr_origin=s.qr_origin,
             allowed_origins=s.allowed_origins,
