@@ -495,8 +495,10 @@ def _add_groups() -> None:
     from beacon.cli_ca import ca_group
 
     provision_group.add_command(ca_group, "ca")
+    from beacon.cli_content import add_content_commands
     from beacon.cli_rollout import add_rollout_commands
 
+    add_content_commands(content_group)
     add_rollout_commands(content_group)
     main.add_command(provision_group, "provision")
     main.add_command(config_group, "config")

@@ -39,6 +39,9 @@ class SystemPlan:
     # Where kiosk QR codes point (the landing page's host). ".example" is a reserved name: a
     # placeholder until the fleet manager serves the landing page.
     qr_origin: str = "help.beacon.example"
+    # A signed content repository (TUF keys, the sample bundle published on "stable") that
+    # kiosks update from. Off by default: building it checks the bundle (a few seconds).
+    content_repository: bool = False
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -78,6 +81,7 @@ routes:
 """
 
 DEMO_PLAN = SystemPlan(
+    content_repository=True,
     facilities=(
         FacilityPlan("st-marys", "St Mary's Clinic", "north"),
         FacilityPlan("riverside", "Riverside Hospital", "south"),

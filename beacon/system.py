@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from beacon.plan import SystemPlan
+from content.build import build_bundle
+from content_repo.expiry import RoleName
+from content_repo.keys import create_role_key, key_path, load_signer
+from content_repo.repository import init_repository, publish_bundle, trusted_root
+from device.agent.enrolment import TUF_ROOT_FILE
 from device.agent.identity import BrokerAddress, DeviceProfile, save_profile, tls_files
 from fleet_manager.brokers.mosquitto_config import (
     BridgeSpec,
@@ -140,6 +147,59 @@ def _client(ca: CertificateAuthority, directory: Path, cn: str) -> TlsFiles:
 def _server(ca: CertificateAuthority, directory: Path, cn: str) -> TlsFiles:
     issued = issue_certificate(ca, cn, usage="server", dns_names=["localhost"], ip_addresses=[HOST])
     return write_tls_files(directory, ca.trust_anchor_pem(), issued)
+
+
+SAMPLE_BUNDLE = Path(__file__).resolve().parents[1] / "content" / "sample"
+CONTENT_CHANNEL = "stable"
+
+
+def _content_repository(fm_dir: Path, plan: SystemPlan, now: float) -> tuple[dict[str, str], bytes]:
+    """Content keys, a TUF repository and the sample bundle published on "stable".
+
+    The offline keys (root, targets) are protected by a passphrase kept beside them, as a
+    throwaway demo may; docs/operations.md says how to keep them in production.
+    """
+    keys = fm_dir / "content-keys"
+    keys.mkdir(exist_ok=True)
+    passphrase = secrets.token_urlsafe(24).encode()
+    fd = os.open(keys / "passphrase", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(passphrase)
+    secret: dict[RoleName, bytes | None] = {
+        "root": passphrase,
+        "targets": passphrase,
+        "snapshot": None,
+        "timestamp": None,
+    }
+    for role, phrase in secret.items():
+        create_role_key(keys, role, phrase)
+    signer = {role: load_signer(key_path(keys, role), phrase) for role, phrase in secret.items()}
+    repo = fm_dir / "content-repo"
+    when = datetime.fromtimestamp(now, UTC)
+    init_repository(
+        repo,
+        root_signers=[signer["root"]],
+        targets=signer["targets"],
+        snapshot=signer["snapshot"],
+        timestamp=signer["timestamp"],
+        now=when,
+    )
+    built = build_bundle(SAMPLE_BUNDLE, fm_dir / "bundles", allowed_origins=[plan.qr_origin])
+    publish_bundle(
+        repo,
+        built.path,
+        channel=CONTENT_CHANNEL,
+        targets=signer["targets"],
+        snapshot=signer["snapshot"],
+        timestamp=signer["timestamp"],
+        now=when,
+    )
+    section = {
+        "repository": str(repo),
+        "snapshot_key": str(key_path(keys, "snapshot")),
+        "timestamp_key": str(key_path(keys, "timestamp")),
+    }
+    return section, trusted_root(repo)
 
 
 def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> SystemLayout:
@@ -266,6 +326,14 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
         "qr_origin": plan.qr_origin,
         "allowed_origins": [plan.qr_origin],
     }
+    enrolment["content_url"] = f"https://{HOST}:{api_port}"
+    content_section: dict[str, str] | None = None
+    tuf_root: bytes | None = None
+    if plan.content_repository:
+        content_section, tuf_root = _content_repository(fm_dir, plan, now)
+        tuf_root_file = fm_dir / "tuf-root.json"
+        tuf_root_file.write_bytes(tuf_root)
+        enrolment["tuf_root"] = str(tuf_root_file)
     fleet_configs = []
     for i, identity in enumerate(identities, start=1):
         tls = _client(ca, fm_dir / identity, identity)
@@ -283,6 +351,7 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
             "command_signing_key": "command-key.pem",
             "default_region": plan.regions[0],
             "enrolment": enrolment,
+            **({"content": content_section} if content_section else {}),
             "revocation": {
                 "acl_file": str(fleet_paths.acl_file),
                 "crl_dir": str(crl_dir),
@@ -315,8 +384,11 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
                 location_token=qr_tokens[k.location_id],
                 qr_origin=plan.qr_origin,
                 allowed_origins=(plan.qr_origin,),
+                content_url=f"https://{HOST}:{api_port}" if tuf_root else "",
             ),
         )
+        if tuf_root is not None:
+            (state_dir / TUF_ROOT_FILE).write_bytes(tuf_root)
         kiosk_dirs[k.device_id] = state_dir
 
     responders = base / "responders"

@@ -24,6 +24,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from content_repo.keys import load_signer
+from content_repo.repository import refresh_online
+from content_repo.tuf_types import Signer
 from fleet_manager.config import FleetConfig
 from fleet_manager.enrolment.crl_refresh import CHECK_INTERVAL_S as CRL_CHECK_INTERVAL_S
 from fleet_manager.enrolment.crl_refresh import refresh_if_due
@@ -105,6 +108,14 @@ class FleetManager:
         self._heartbeats: dict[str, Heartbeat] = {}
         self._heartbeats_lock = threading.Lock()
         self._relocations_sent: dict[tuple[str, str], float] = {}
+        self._content_keys: tuple[Signer, Signer] | None = (
+            (
+                load_signer(config.content.snapshot_key, None),
+                load_signer(config.content.timestamp_key, None),
+            )
+            if config.content is not None
+            else None
+        )
         self._nudged: dict[str, tuple[str, str, float, str]] = {}
         self._stop = threading.Event()
         self._connected_again = threading.Event()
@@ -179,6 +190,7 @@ class FleetManager:
             if now >= next_crl_check:
                 next_crl_check = now + CRL_CHECK_INTERVAL_S
                 self._safe(self._refresh_crl)
+                self._safe(self._refresh_content_metadata)
             if self._connected_again.is_set():
                 self._connected_again.clear()
                 self._safe(self._republish_recent)
@@ -422,6 +434,19 @@ class FleetManager:
                 fleet_state.record_heartbeats(conn, beats)
 
     # -- output ---------------------------------------------------------------------------
+
+    def _refresh_content_metadata(self) -> None:
+        """Re-sign the TUF timestamp (and snapshot) before they expire: kiosks refuse new
+        content on expired metadata."""
+        if self._content_keys is None or self.config.content is None:
+            return
+        snapshot, timestamp = self._content_keys
+        refresh_online(
+            self.config.content.repository,
+            snapshot=snapshot,
+            timestamp=timestamp,
+            now=datetime.now(UTC),
+        )
 
     def _refresh_crl(self) -> None:
         """Re-publish the broker's CRL before it expires (every certificate would be refused)."""

@@ -18,11 +18,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from device.agent import outbox_policy as policy
+from device.agent.content_loop import ContentLoop
+from device.agent.enrolment import TUF_ROOT_FILE
 from device.agent.identity import DeviceProfile, load_profile, save_profile, tls_files
 from device.agent.outbox_policy import OutboxEntry
 from device.agent.outbox_store import OutboxStore
 from device.agent.renewal import CHECK_INTERVAL_S, CertificateRenewer
 from device.agent.tls_store import recover as recover_tls
+from device.content.fetch import TufClient
+from device.content.updater import ContentUpdater
 from protocol import topics
 from protocol.enrolment import RenewResponse
 from protocol.envelope import Command, verify_command
@@ -32,6 +36,7 @@ from protocol.messages import (
     AlertMessage,
     AlertSource,
     CommandResultMessage,
+    EventMessage,
     StatusMessage,
     TelemetryMessage,
     decode,
@@ -100,6 +105,7 @@ class KioskAgent:
                 subscriptions=[
                     (topics.device_commands_filter(device_id), 1),
                     (topics.device_cert_issued(device_id), 1),
+                    (topics.content_channel(self.profile.channel), 1),
                 ],
                 backoff_base_s=self.settings.backoff_base_s,
                 backoff_cap_s=self.settings.backoff_cap_s,
@@ -109,6 +115,7 @@ class KioskAgent:
             on_connect=self._on_connect,
             on_disconnect=self._on_disconnect,
         )
+        self.content = self._content_loop()
         self._ticker = threading.Thread(
             target=self._tick_loop, name=f"{device_id}-tick", daemon=True
         )
@@ -118,6 +125,30 @@ class KioskAgent:
             "drill": self._cmd_drill,
             "relocate": self._cmd_relocate,
         }
+
+    def _content_loop(self) -> ContentLoop | None:
+        """Signed content updates, if this kiosk was given a repository and its TUF root."""
+        root = self.state_dir / TUF_ROOT_FILE
+        if not self.profile.content_url or not root.is_file():
+            log.info("content_updates_off", device=self.device_id, reason="no repository")
+            return None
+        client = TufClient(
+            self.state_dir,
+            self.profile.content_url,
+            tls_files(self.state_dir).cafile,
+            root.read_bytes(),
+        )
+        updater = ContentUpdater(self.state_dir, self.profile, client)
+        self.content_version = updater.current_version()
+        return ContentLoop(updater, self._command_key, self.report_event)
+
+    def report_event(self, event: str, detail: dict[str, str]) -> None:
+        """Publish an event (content applied, failed …) on the kiosk's event topic."""
+        if event in ("content_applied", "content_rolled_back") and self.content is not None:
+            self.content_version = self.content.updater.current_version()
+        message = EventMessage(ts=self._clock(), event=event, detail=dict(detail))
+        self._link.publish(topics.device_event(self.device_id), message.to_bytes(), qos=1)
+        log.info("event_reported", device=self.device_id, what=event)
 
     @property
     def device_id(self) -> str:
@@ -133,6 +164,8 @@ class KioskAgent:
         log.info("agent_started", device=self.device_id, pending=len(self._pending))
         self._link.start()
         self._ticker.start()
+        if self.content is not None:
+            self.content.start()
 
     def stop(self) -> None:
         """Say goodbye (retained offline status) and disconnect; the outbox stays on disk."""
@@ -140,6 +173,8 @@ class KioskAgent:
         self._wake.set()
         offline = StatusMessage(state="offline", session=self._session, ts=self._clock())
         self._link.publish(topics.device_status(self.device_id), offline.to_bytes(), retain=True)
+        if self.content is not None:
+            self.content.stop()
         self._link.stop()
         self._ticker.join(timeout=5)
         self._outbox.close()
@@ -235,6 +270,10 @@ class KioskAgent:
         except ProtocolError as exc:
             self.counters["messages_rejected"] += 1
             log.warning("message_rejected", device=self.device_id, error=str(exc))
+            return
+        if parsed.kind is topics.TopicKind.CONTENT:
+            if self.content is not None and parsed.channel == self.profile.channel:
+                self.content.nudge(payload)
             return
         if parsed.kind is topics.TopicKind.CERT_ISSUED and parsed.device_id == self.device_id:
             self._on_certificate(payload)

@@ -196,6 +196,21 @@ class KioskApp(App):
         root.bind(on_touch_down=self._root_touch_down, on_touch_up=self._root_touch_up)
         self.slide_area = BoxLayout(size_hint=(1, 0.86), pos_hint={"x": 0, "top": 1})
         self.chips = BoxLayout(size_hint=(0.88, 0.12), pos_hint={"x": 0.01, "y": 0.01}, spacing=4)
+        self._add_chips()
+        side = max(48.0, min(Window.width, Window.height) * 0.10)
+        self.help_control = HelpControl(
+            self, size_hint=(None, None), size=(side, side), pos_hint={"right": 0.985, "y": 0.015}
+        )
+        root.add_widget(self.slide_area)
+        root.add_widget(self.chips)
+        root.add_widget(self.help_control)
+        self.root_layout = root
+        Window.bind(size=lambda *_: self._invalidate())
+        Clock.schedule_interval(self._tick, 0.1)
+        self._render()
+        return root
+
+    def _add_chips(self) -> None:
         for lang in self.bundle.languages:
             text, font = chip_label(self.bundle, lang)
             chip = Button(
@@ -211,18 +226,21 @@ class KioskApp(App):
             chip.halign = "center"
             chip.bind(on_release=lambda _b, lang=lang: self.language_chosen(lang))
             self.chips.add_widget(chip)
-        side = max(48.0, min(Window.width, Window.height) * 0.10)
-        self.help_control = HelpControl(
-            self, size_hint=(None, None), size=(side, side), pos_hint={"right": 0.985, "y": 0.015}
-        )
-        root.add_widget(self.slide_area)
-        root.add_widget(self.chips)
-        root.add_widget(self.help_control)
-        self.root_layout = root
-        Window.bind(size=lambda *_: self._invalidate())
-        Clock.schedule_interval(self._tick, 0.1)
+
+    def replace_content(self, bundle: ContentBundle) -> None:
+        """Show another bundle from now on (a verified content update): new slides, languages
+        and help-control settings; the rotation starts again."""
+        self.bundle = bundle
+        self.playlist = playlist_for(bundle)
+        self.state = screen_state.start(self.clock())
+        hc = bundle.help_control
+        self.hold = gestures.Hold(hold_s=hc.hold_seconds)
+        self.taps = gestures.Taps(count=3, window_s=hc.tap_window_seconds)
+        self._textures.clear()
+        self.chips.clear_widgets()
+        self._add_chips()
+        self._drawn = None
         self._render()
-        return root
 
     # -- time -------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from content.bundle import ContentBundle, load_bundle
+from content.bundle import BundleError, ContentBundle, load_bundle
 from device.agent.agent import AgentSettings, KioskAgent
 from device.agent.control import ControlServer
 from device.agent.device_config import load_device_config
@@ -83,8 +83,10 @@ def run_with_ui(
 ) -> None:
     prepare_kivy(size, fullscreen)
     config = load_device_config(state_dir)
-    bundle: ContentBundle = load_bundle(bundle_dir or SAMPLE_BUNDLE)
     agent = KioskAgent(state_dir, settings)
+    # Verified content from the fleet when there is some; else the bundle given, or the sample.
+    updated = agent.content.updater.current_bundle_dir() if agent.content else None
+    bundle: ContentBundle = load_bundle(bundle_dir or updated or SAMPLE_BUNDLE)
     profile = agent.profile
     qr = (
         QrPlacement(profile.qr_origin, profile.location_token, tuple(profile.allowed_origins))
@@ -121,6 +123,23 @@ def run_with_ui(
         Clock.schedule_once(lambda _dt: app.relocate(placement), 0)
 
     agent.on_relocated = relocated
+
+    def content_applied(new_dir: Path, version: str) -> None:
+        """A verified update: show it, then tell the updater it was shown (health check)."""
+
+        def show(_dt: float) -> None:
+            try:
+                app.replace_content(load_bundle(new_dir))
+            except (BundleError, OSError) as exc:
+                log.error("content_show_failed", version=version, error=str(exc))
+                return  # not confirmed: the updater rolls back when the window closes
+            if agent.content is not None:
+                agent.content.confirm(version)
+
+        Clock.schedule_once(show, 0)
+
+    if agent.content is not None:
+        agent.content.on_applied = content_applied
     control = ControlServer(state_dir, ui_dispatch(agent, app))
 
     def stop(signum: int, frame: object) -> None:

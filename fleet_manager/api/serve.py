@@ -9,6 +9,7 @@ from __future__ import annotations
 import uvicorn
 
 from fleet_manager.api.app import create_app
+from fleet_manager.api.tuf_routes import mount_repository
 from fleet_manager.config import FleetConfig
 from fleet_manager.enrolment.service import EnrolmentService
 from fleet_manager.store.database import migrate, open_engine
@@ -24,8 +25,11 @@ def build_server(config: FleetConfig) -> uvicorn.Server:
     migrate(engine)
     service = EnrolmentService.from_config(config, engine)
     settings = config.enrolment
+    app = create_app(service)
+    if config.content is not None:
+        mount_repository(app, config.content.repository)
     uv_config = uvicorn.Config(
-        create_app(service),
+        app,
         host=settings.listen.host,
         port=settings.listen.port,
         ssl_certfile=str(settings.tls_cert),
