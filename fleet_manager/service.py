@@ -233,7 +233,7 @@ class FleetManager:
         elif isinstance(inbound, InboundRenewRequest):
             self.handle_renewal(inbound)
         elif isinstance(inbound, InboundEvent):
-            log.info("device_event", device=inbound.device_id, event=inbound.message.event)
+            log.info("device_event", device=inbound.device_id, what=inbound.message.event)
             if inbound.message.event.startswith("content_"):
                 self.handle_content_report(inbound)
         elif isinstance(inbound, InboundCommandResult) and not inbound.message.ok:
