@@ -30,6 +30,7 @@ typecheck: $(STAMP)
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/kiosk_footprint.py
+	$(BIN)/python bench/rollout.py
 
 system-deps:
 	@missing=""; \

@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleet_manager.enrolment.service import EnrolmentService, Issued, Pending, Refused
+from fleet_manager.metrics import Counters
 from protocol.enrolment import (
     ENROL_PATH,
     EnrolRequest,
@@ -41,6 +43,27 @@ def _respond(answer: Issued | Pending | Refused, issued_status: int) -> JSONResp
     return _json(answer.status, answer.refusal)
 
 
+class CountBytes:
+    """ASGI middleware: response bytes (bodies) in ``counters["api_bytes_out"]``, so what the
+    API served (TUF metadata and bundles above all) can be measured and, later, exported."""
+
+    def __init__(self, app: ASGIApp, counters: Counters) -> None:
+        self.app = app
+        self.counters = counters
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                self.counters.inc("api_bytes_out", len(message.get("body", b"")))
+            await send(message)
+
+        await self.app(scope, receive, counting)
+
+
 def create_app(service: EnrolmentService) -> FastAPI:
     app = FastAPI(
         title="Beacon fleet API",
@@ -50,6 +73,7 @@ def create_app(service: EnrolmentService) -> FastAPI:
         redoc_url=None,
     )
     counters = service.counters
+    app.add_middleware(CountBytes, counters=counters)
 
     def bad_request(path: str, message: str, status: int = 400) -> JSONResponse:
         counters.inc("api_bad_requests")

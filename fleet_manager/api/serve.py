@@ -6,19 +6,22 @@ logs what matters as structured lines.
 
 from __future__ import annotations
 
+import signal
+
 import uvicorn
 
 from fleet_manager.api.app import create_app
 from fleet_manager.api.tuf_routes import mount_repository
 from fleet_manager.config import FleetConfig
 from fleet_manager.enrolment.service import EnrolmentService
+from fleet_manager.metrics import Counters
 from fleet_manager.store.database import migrate, open_engine
 from transport.log import get_logger
 
 log = get_logger("fleet_manager.api")
 
 
-def build_server(config: FleetConfig) -> uvicorn.Server:
+def build_server(config: FleetConfig) -> tuple[uvicorn.Server, Counters]:
     if config.enrolment is None:
         raise ValueError("the fleet config has no 'enrolment' section: nothing to serve")
     engine = open_engine(config.database_url)
@@ -40,11 +43,13 @@ def build_server(config: FleetConfig) -> uvicorn.Server:
         server_header=False,
         date_header=False,
     )
-    return uvicorn.Server(uv_config)
+    return uvicorn.Server(uv_config), service.counters
 
 
 def serve(config: FleetConfig) -> None:
-    server = build_server(config)
+    server, counters = build_server(config)
+    # SIGUSR1 logs the counters (requests refused, bytes served …) without stopping anything.
+    signal.signal(signal.SIGUSR1, lambda *_: log.info("api_counters", counters=counters.snapshot()))
     assert config.enrolment is not None
     log.info("api_started", host=config.enrolment.listen.host, port=config.enrolment.listen.port)
     server.run()

@@ -63,3 +63,19 @@ def test_quick_bench_reports_every_sample() -> None:
         assert set(summary) == {"p50", "p95", "p99", "max", "count", "lost"}
         assert summary["count"] == alerts, (series, summary)
         assert summary["lost"] == 0, (series, summary)
+
+
+def test_quick_rollout_bench_brings_every_kiosk_to_the_new_version() -> None:
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "rollout.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=TIMEOUT_S,
+    )
+    assert process.returncode == 0, process.stderr.decode()[-3000:]
+    result = json.loads(process.stdout)
+    assert result["kiosks_on_new_version"] == result["kiosks"] == 10
+    for key in ("seconds_to_50pct", "seconds_to_99pct", "seconds_to_100pct", "rollout_completed_s"):
+        assert isinstance(result[key], float)
+    # Every kiosk fetched the bundle once, plus metadata.
+    assert result["bytes_served"] >= 10 * result["bundle_bytes"]
