@@ -117,6 +117,7 @@ class FleetManager:
             else None
         )
         self._nudged: dict[str, tuple[str, str, float, str]] = {}
+        self._content_reports: list[rollout_service.KioskEvent] = []
         self._stop = threading.Event()
         self._connected_again = threading.Event()
         self._worker = threading.Thread(target=self._work, name="fleet-worker", daemon=True)
@@ -467,15 +468,19 @@ class FleetManager:
             log.info("relocate_sent", device=kiosk.device_id, location=kiosk.location_id)
 
     def handle_content_report(self, inbound: InboundEvent) -> None:
+        """Kept for the next rollout tick, which applies them all in one write."""
         m = inbound.message
-        ignored = rollout_service.record_report(
-            self.engine, inbound.device_id, m.event, m.detail, m.ts, self.clock()
+        self._content_reports.append(
+            rollout_service.KioskEvent(inbound.device_id, m.event, dict(m.detail), m.ts)
         )
-        if ignored is not None:
-            self.counters.inc(f"rollout_reports_ignored.{ignored}")
 
     def _tick_rollouts(self, now: float) -> None:
-        """Advance active rollouts and keep each channel's retained nudge current."""
+        """Apply kiosk reports, advance active rollouts, keep each channel's nudge current."""
+        reports, self._content_reports = self._content_reports, []
+        if reports:
+            for ignored in rollout_service.record_reports(self.engine, reports, now):
+                if ignored is not None:
+                    self.counters.inc(f"rollout_reports_ignored.{ignored}")
         for row in rollout_service.tick(self.engine, now):
             nudge = rollout_service.nudge_for(row, now)
             key = (nudge.rollout_id, nudge.version, nudge.cutoff, row.rollout.state)

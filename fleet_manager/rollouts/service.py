@@ -259,30 +259,83 @@ REPORT_KINDS: dict[str, plan.ReportKind] = {
 }
 
 
+@dataclass(frozen=True)
+class KioskEvent:
+    """A content event as a kiosk sent it (``content_applied`` …, with its detail)."""
+
+    device_id: str
+    event: str
+    detail: dict[str, Any]
+    at: float
+
+
+def _as_report(item: KioskEvent) -> plan.Report | None:
+    kind = REPORT_KINDS.get(item.event)
+    version = item.detail.get("version")
+    if kind is None or not isinstance(version, str):
+        return None
+    reason = item.detail.get("reason")
+    return plan.Report(
+        kind, item.device_id, version, item.at, str(reason)[:200] if reason is not None else None
+    )
+
+
+def record_reports(engine: sa.Engine, items: Sequence[KioskEvent], now: float) -> list[str | None]:
+    """Apply kiosks' content events to their channels' active rollouts, each rollout loaded and
+    saved once for the whole batch (a fleet reports thousands at once). For each item: the
+    reason it was ignored (for a counter), or None if it counted."""
+    reports = [_as_report(item) for item in items]
+    outcome: list[str | None] = ["not_a_report" if r is None else None for r in reports]
+    ids = sorted({r.device_id for r in reports if r is not None})
+    if not ids:
+        return outcome
+    with engine.connect() as conn:
+        channel_of = dict(
+            conn.execute(
+                sa.select(devices.c.device_id, devices.c.channel).where(
+                    devices.c.device_id.in_(ids)
+                )
+            ).all()
+        )
+        active = {
+            row.channel: row.rollout_id
+            for row in list_rollouts(conn, active_only=True)
+            if row.channel in set(channel_of.values())
+        }
+    batches: dict[str, list[int]] = {}
+    for i, report in enumerate(reports):
+        if report is None:
+            continue
+        rollout_id = active.get(channel_of.get(report.device_id, ""))
+        if rollout_id is None:
+            outcome[i] = "no_active_rollout"
+        else:
+            batches.setdefault(rollout_id, []).append(i)
+    for rollout_id, indexes in batches.items():
+
+        def apply_all(
+            _conn: sa.Connection, row: RolloutRow, indexes: list[int] = indexes
+        ) -> plan.Transition:
+            rollout = row.rollout
+            events: list[plan.RolloutEvent] = []
+            for i in indexes:
+                report = reports[i]
+                assert report is not None
+                transition = plan.record_report(rollout, report)
+                rollout = transition.rollout
+                events.extend(transition.events)
+                outcome[i] = transition.ignored.reason if transition.ignored else None
+            return plan.Transition(rollout, events=tuple(events))
+
+        _change(engine, rollout_id, apply_all, now)
+    return outcome
+
+
 def record_report(
     engine: sa.Engine, device_id: str, event: str, detail: dict[str, Any], at: float, now: float
 ) -> str | None:
-    """Apply a kiosk's content event to its channel's active rollout; the reason it was
-    ignored (for a counter), or None if it counted."""
-    kind = REPORT_KINDS.get(event)
-    version = detail.get("version")
-    if kind is None or not isinstance(version, str):
-        return "not_a_report"
-    with engine.connect() as conn:
-        channel = conn.execute(
-            sa.select(devices.c.channel).where(devices.c.device_id == device_id)
-        ).scalar()
-        active = list_rollouts(conn, channel, active_only=True) if channel else []
-    if not active:
-        return "no_active_rollout"
-    reason = detail.get("reason")
-    report = plan.Report(
-        kind, device_id, version, at, str(reason)[:200] if reason is not None else None
-    )
-    _, transition = _change(
-        engine, active[0].rollout_id, lambda _c, row: plan.record_report(row.rollout, report), now
-    )
-    return transition.ignored.reason if transition.ignored else None
+    """One kiosk event (see :func:`record_reports`)."""
+    return record_reports(engine, [KioskEvent(device_id, event, detail, at)], now)[0]
 
 
 def nudge_for(row: RolloutRow, now: float) -> ContentNudge:

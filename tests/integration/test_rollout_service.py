@@ -176,3 +176,21 @@ def test_cli_start_status_pause(engine: sa.Engine, url: str) -> None:
     assert paused.exit_code == 0 and "paused" in paused.output
     listed = runner.invoke(main, ["content", "rollout", "status", "--database-url", url, "--json"])
     assert json.loads(listed.output)[0]["state"] == "paused"
+
+
+def test_a_batch_of_reports_is_applied_in_one_write(engine: sa.Engine) -> None:
+    row = _start(engine, waves="all")
+    (row,) = rollouts.tick(engine, T0 + 1)
+    batch = [
+        rollouts.KioskEvent(k, "content_healthy", {"version": "2026.12.1"}, T0 + 2) for k in KIOSKS
+    ]
+    batch.append(rollouts.KioskEvent(KIOSKS[0], "content_metadata_stale", {}, T0 + 2))
+    batch.append(rollouts.KioskEvent("kiosk-beta1", "content_healthy", {"version": "x"}, T0 + 2))
+    outcome = rollouts.record_reports(engine, batch, T0 + 3)
+    assert outcome[:40] == [None] * 40
+    assert outcome[40:] == ["not_a_report", "no_active_rollout"]
+    with engine.connect() as conn:
+        stored = rollouts.get(conn, row.rollout_id)
+    assert stored is not None and stored.revision == row.revision + 1
+    (done,) = rollouts.tick(engine, T0 + 4)
+    assert done.rollout.state == "completed"
