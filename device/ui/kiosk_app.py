@@ -566,6 +566,7 @@ class KioskApp(App):
             "window": [int(Window.width), int(Window.height)],
             "help_control": [*map(int, self.help_control.center)],
             "alerts_raised": list(self.alerts_raised),
+            "content": self.bundle.version,
         }
 
 

@@ -13,81 +13,18 @@ from typing import Any
 import pytest
 import zxingcpp
 
-from beacon.processes import ManagedProcess
 from content.bundle import load_bundle
 from content.qr import landing_url
 from device.agent.control import ControlError, control_request
 from device.agent.identity import load_profile
 from device.ui.run import SAMPLE_BUNDLE
-from device.ui.staff_access import hash_pin, save_pin_hash
 from tests.support.live import LiveSystem
+from tests.support.ui_kiosk import PIN, UiKiosk
 from tests.support.xvfb import VirtualDisplay
 
-PIN = "4826"
 BUNDLE = load_bundle(SAMPLE_BUNDLE)
 # 30 mm on a 7" 800x480 panel (about 5.25 px/mm): the smallest QR code that scans from 1 m.
 MIN_QR_PX = 158
-
-
-class UiKiosk:
-    """A `beacon kiosk run` process with the touch UI, on the virtual display."""
-
-    def __init__(
-        self, live: LiveSystem, display: VirtualDisplay, device_id: str, size: tuple[int, int]
-    ):
-        self.live = live
-        self.display = display
-        self.device_id = device_id
-        self.size = size
-        self.state_dir = live.layout.kiosk_dirs[device_id]
-        save_pin_hash(self.state_dir, hash_pin(PIN))
-        self.process = ManagedProcess(
-            f"ui-{device_id}",
-            [
-                "kiosk",
-                "run",
-                "--state-dir",
-                str(self.state_dir),
-                "--size",
-                f"{size[0]}x{size[1]}",
-                "--heartbeat-interval",
-                "2",
-            ],
-            live.layout.base / "logs" / f"ui-{device_id}-{size[0]}x{size[1]}.log",
-        )
-        self.process.start(env=display.env())
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.ui()
-                break
-            except (ControlError, ValueError, KeyError):
-                if not self.process.is_running or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"UI did not start:\n{self.process.log_text()[-3000:]}"
-                    ) from None
-                time.sleep(0.2)
-
-    def ctl(self, request: dict[str, Any]) -> dict[str, Any]:
-        reply = control_request(self.state_dir, request, timeout=20)
-        if not reply.get("ok"):
-            raise ValueError(f"{request} failed: {reply}")
-        return reply
-
-    def ui(self) -> dict[str, Any]:
-        return dict(self.ctl({"cmd": "ui-state"})["ui"])
-
-    def widgets(self) -> dict[str, list[int]]:
-        return dict(self.ctl({"cmd": "ui-widgets"})["widgets"])
-
-    def show(self, slide_id: str, language: str) -> None:
-        self.ctl({"cmd": "ui-show", "slide_id": slide_id, "language": language})
-
-    def screenshot(self, path: Path) -> Any:
-        return self.display.screenshot(self.size[0], self.size[1], path)
-
-    def stop(self) -> None:
-        self.process.stop()
 
 
 @pytest.fixture(scope="module")
