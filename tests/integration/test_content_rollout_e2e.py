@@ -10,8 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from device.agent.control import control_request
 from device.agent.identity import load_profile, save_profile
 from fleet_manager.rollouts import service as rollouts
 from tests.support.live import TEST_PLAN, LiveSystem
+from tests.support.waiting import wait_until
 
 NEW_VERSION = "2026.12.1"
 
@@ -29,15 +29,6 @@ def beacon(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "beacon", *args], capture_output=True, text=True, timeout=180
     )
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} not within {timeout}s")
 
 
 def content_of(system: LiveSystem, device_id: str) -> str | None:

@@ -7,7 +7,7 @@ import dataclasses
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,18 +22,10 @@ from fleet_manager.rollouts import service as rollouts
 from protocol.content_delivery import RolloutScope
 from tests.support.live import TEST_PLAN, LiveSystem
 from tests.support.ui_kiosk import UiKiosk
+from tests.support.waiting import wait_until
 from tests.support.xvfb import VirtualDisplay
 
 NEW_VERSION = "2026.12.3"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} not within {timeout}s")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from device.agent.identity import load_profile, tls_files
 from fleet_manager.enrolment.service import create_token
 from fleet_manager.store import audit_log, enrolment_store
 from tests.support.live import LiveSystem
+from tests.support.waiting import wait_until
 from transport.mqtt import BrokerEndpoint, LinkOptions, MqttLink
 
 
@@ -56,15 +57,6 @@ def enrol(
         *extra,
         stdin=token,
     )  # fmt: skip
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not within {timeout}s")
 
 
 def connected(state: Path) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from device.agent.sms_fallback import SmsFallback, SmsSettings
 from tests.support.fake_modem import FakeModem
 from tests.support.live import LiveSystem
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_until
 
 DEVICE = "kiosk-a1"
 ON_CALL = "+15550100"
@@ -85,14 +86,6 @@ def sms_settings(port: str, **overrides: object) -> SmsSettings:
     }
     values.update(overrides)
     return SmsSettings(**values)  # type: ignore[arg-type]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not {what} within {timeout}s")
-        time.sleep(0.05)
 
 
 def delivered_after_reconnect(kiosk: Kiosk, agent: KioskAgent, alert_id: str) -> None:
