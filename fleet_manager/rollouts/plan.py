@@ -29,21 +29,58 @@ Wave indices in data are 0-based; text for people says "wave 1 of 4".
 
 from __future__ import annotations
 
-import hashlib
-import math
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from fractions import Fraction
 from typing import Any, Literal, get_args
+
+from fleet_manager.rollouts.waves import (
+    WaveKind,
+    WaveSize,
+    assign_waves,
+    check_waves,
+    exact,
+    parse_waves,
+    rank_key,
+    wave_sizes,
+)
+
+__all__ = [
+    "IgnoreReason",
+    "IgnoredReport",
+    "KioskState",
+    "KioskStatus",
+    "OperatorAction",
+    "Pause",
+    "Progress",
+    "Report",
+    "ReportKind",
+    "Rollout",
+    "RolloutEvent",
+    "RolloutState",
+    "StateCounts",
+    "Transition",
+    "WaveKind",
+    "WaveProgress",
+    "WaveSize",
+    "apply_operator",
+    "assign_waves",
+    "new_rollout",
+    "parse_waves",
+    "progress",
+    "rank_key",
+    "record_report",
+    "retarget",
+    "step",
+    "wave_sizes",
+]
 
 RolloutState = Literal["running", "paused", "completed", "aborted"]
 KioskState = Literal["pending", "notified", "applied", "healthy", "failed", "timed_out"]
 ReportKind = Literal["applied", "healthy", "failed"]
 OperatorAction = Literal["pause", "resume", "abort"]
 IgnoreReason = Literal["other_version", "unknown_device", "stale", "duplicate", "not_applicable"]
-WaveKind = Literal["count", "percent", "all"]
 
 RECORD_FORMAT = 1
 _IN_PROGRESS = ("notified", "applied")
@@ -55,33 +92,6 @@ _ACCEPTED_AFTER: dict[ReportKind, tuple[KioskState, ...]] = {
     "healthy": ("pending", "notified", "applied", "failed", "timed_out"),
     "failed": ("notified", "applied", "healthy", "timed_out"),
 }
-_HINT = "use a count (50), a percentage (10%) or 'all'"
-
-
-@dataclass(frozen=True)
-class WaveSize:
-    """How many kiosks have been asked once this wave opens: ``count``, ``percent`` or ``all``."""
-
-    kind: WaveKind
-    value: float = 0
-
-    def __str__(self) -> str:
-        if self.kind == "all":
-            return "all"
-        if self.kind == "count":
-            return str(int(self.value))
-        return repr(float(self.value)).removesuffix(".0") + "%"
-
-    @property
-    def covers_all(self) -> bool:
-        return self.kind == "all" or (self.kind == "percent" and self.value == 100)
-
-    def total(self, device_count: int) -> int:
-        if self.kind == "all":
-            return device_count
-        if self.kind == "count":
-            return int(self.value)
-        return math.ceil(device_count * _exact(self.value) / 100)
 
 
 @dataclass(frozen=True)
@@ -241,46 +251,6 @@ class Progress:
         return asdict(self)
 
 
-def parse_waves(text: str) -> tuple[WaveSize, ...]:
-    """``"1%,10%,50%,100%"`` or ``"5,50,all"`` as wave sizes; ValueError says what to fix."""
-    if not text.strip():
-        raise ValueError(f"no waves given; {_HINT}, e.g. '1%,10%,50%,100%' or '5,50,all'")
-    waves = tuple(_parse_wave(token.strip()) for token in text.split(","))
-    _check_waves(waves)
-    return waves
-
-
-def wave_sizes(waves: Sequence[WaveSize], device_count: int) -> tuple[int, ...]:
-    """How many kiosks each wave adds: percentages round up, at least one kiosk per wave while
-    any remain, the last wave takes everyone left."""
-    sizes: list[int] = []
-    done = 0
-    for i, wave in enumerate(waves):
-        total = device_count if i == len(waves) - 1 else wave.total(device_count)
-        total = min(device_count, max(total, done + 1))
-        sizes.append(total - done)
-        done = total
-    return tuple(sizes)
-
-
-def rank_key(seed: str, device_id: str) -> str:
-    return hashlib.sha256((seed + device_id).encode()).hexdigest()
-
-
-def assign_waves(
-    devices: Iterable[str], waves: Sequence[WaveSize], seed: str
-) -> tuple[tuple[str, ...], ...]:
-    """The kiosks of each wave, in rank order. A kiosk's rank depends only on the seed and its own
-    id, so the same inputs in any order give the same waves."""
-    ranked = sorted(devices, key=lambda d: (rank_key(seed, d), d))
-    out: list[tuple[str, ...]] = []
-    start = 0
-    for size in wave_sizes(waves, len(ranked)):
-        out.append(tuple(ranked[start : start + size]))
-        start += size
-    return tuple(out)
-
-
 def new_rollout(
     rollout_id: str,
     version: str,
@@ -295,14 +265,14 @@ def new_rollout(
     """A rollout with no wave open yet (the first :func:`step` opens the canary), or completed at
     once when there are no kiosks. Bad plans are programmer errors: ValueError."""
     waves = tuple(waves)
-    _check_waves(waves)
+    check_waves(waves)
     if not 0 < success_threshold <= 1:
         raise ValueError(
             f"success_threshold must be above 0 and at most 1, not {success_threshold}"
         )
     if not 0 <= error_threshold <= 1:
         raise ValueError(f"error_threshold must be from 0 to 1, not {error_threshold}")
-    if _exact(success_threshold) + _exact(error_threshold) > 1:
+    if exact(success_threshold) + exact(error_threshold) > 1:
         raise ValueError(
             f"error_threshold {error_threshold} is above 1 - success_threshold: a wave with "
             "failures between the two could neither pass nor pause"
@@ -391,7 +361,7 @@ def step(rollout: Rollout, now: float) -> Transition:
             r = _open_next(r, now, events, notify)
             continue
         judged, healthy, failed, timed = _judge(r, wave)
-        if failed + timed > _exact(r.error_threshold) * judged:
+        if failed + timed > exact(r.error_threshold) * judged:
             reason = (
                 f"wave {wave + 1} of {len(r.waves)}: {failed + timed} of {judged} kiosks failed "
                 f"({failed}) or timed out ({timed}), more than the error threshold of "
@@ -400,7 +370,7 @@ def step(rollout: Rollout, now: float) -> Transition:
             pause = Pause("threshold", "system", now, wave, reason, failed, timed, judged)
             r = replace(r, state="paused", pause=pause)
             events.append(RolloutEvent(now, "paused", "system", asdict(pause)))
-        elif healthy < _exact(r.success_threshold) * judged:
+        elif healthy < exact(r.success_threshold) * judged:
             break
         elif wave == len(r.waves) - 1:
             r = replace(r, state="completed", finished_at=now)
@@ -488,38 +458,6 @@ def progress(rollout: Rollout) -> Progress:
     )
 
 
-def _parse_wave(token: str) -> WaveSize:
-    if token.lower() == "all":
-        return WaveSize("all")
-    try:
-        if token.endswith("%"):
-            return WaveSize("percent", float(token[:-1]))
-        return WaveSize("count", int(token))
-    except ValueError:
-        raise ValueError(f"{token!r} is not a wave size; {_HINT}") from None
-
-
-def _check_waves(waves: Sequence[WaveSize]) -> None:
-    if not waves:
-        raise ValueError(f"a rollout needs at least one wave; {_HINT}")
-    last: dict[str, WaveSize] = {}
-    for i, wave in enumerate(waves):
-        if wave.kind == "count" and (wave.value < 1 or wave.value != int(wave.value)):
-            raise ValueError(f"wave size {wave.value} must be a whole number of kiosks, from 1")
-        if wave.kind == "percent" and not 0 < wave.value <= 100:
-            raise ValueError(f"wave size {wave}: a percentage must be above 0% and at most 100%")
-        if wave.covers_all and i < len(waves) - 1:
-            raise ValueError(f"'{wave}' must be the last wave: it already covers every kiosk")
-        before = last.get(wave.kind)
-        if before is not None and wave.value <= before.value:
-            raise ValueError(
-                f"wave sizes are running totals and must grow: '{wave}' after '{before}'"
-            )
-        last[wave.kind] = wave
-    if not waves[-1].covers_all:
-        raise ValueError(f"the last wave must be 'all' or '100%', not '{waves[-1]}': every kiosk")
-
-
 def _unique(devices: Sequence[str]) -> tuple[str, ...]:
     repeated = sorted(d for d, n in Counter(devices).items() if n > 1)
     if repeated:
@@ -527,13 +465,8 @@ def _unique(devices: Sequence[str]) -> tuple[str, ...]:
     return tuple(devices)
 
 
-def _exact(value: float) -> Fraction:
-    """The decimal a person wrote (0.95, 12.5), so 19 of 20 kiosks is exactly 95%."""
-    return Fraction(str(value))
-
-
 def _percent(value: float) -> str:
-    return f"{float(_exact(value) * 100):g}%"
+    return f"{float(exact(value) * 100):g}%"
 
 
 def _with_kiosks(rollout: Rollout, changed: Mapping[str, KioskStatus]) -> Rollout:
