@@ -500,6 +500,9 @@ def _add_groups() -> None:
 
     add_content_commands(content_group)
     add_rollout_commands(content_group)
+    from beacon.cli_users import add_user_commands
+
+    add_user_commands(fleet)
     main.add_command(provision_group, "provision")
     main.add_command(config_group, "config")
 

@@ -235,3 +235,76 @@ rollouts = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
 )
+
+# Console and API accounts (fleet_manager.accounts). Usernames are lower-case ids, so the
+# primary key makes them unique without case games. Only Argon2 hashes of passwords are kept.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("password_changed_at", Time, nullable=False),
+    sa.Column("last_login_at", Time, nullable=True),
+)
+
+# A user's roles with their scope: facility_id for facility_admin, region for responder,
+# neither for ops and auditor (fleet_manager.accounts.policy.grant_problem is the rule).
+role_grants = sa.Table(
+    "role_grants",
+    metadata,
+    sa.Column("grant_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "username", sa.String(64), sa.ForeignKey("users.username"), nullable=False, index=True
+    ),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("facility_id", sa.String(64), sa.ForeignKey("facilities.facility_id"), nullable=True),
+    sa.Column("region", sa.String(64), nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+# Console logins. The key is the SHA-256 of the cookie's session id, never the id itself.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "username", sa.String(64), sa.ForeignKey("users.username"), nullable=False, index=True
+    ),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("last_seen_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("client", sa.String(64), nullable=True),
+)
+
+# API tokens for automation: only the SHA-256 of the secret; the first characters for display.
+# ``grants`` is a JSON list of {role, facility_id, region}, as role_grants.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_prefix", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(64), sa.ForeignKey("users.username"), nullable=True),
+    sa.Column("grants", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=True),
+    sa.Column("revoked_at", Time, nullable=True),
+    sa.Column("last_used_at", Time, nullable=True),
+)
+
+# Login throttling state (fleet_manager.accounts.throttle), one row per key:
+# "user:<username>" or "addr:<client address>".
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", Time, nullable=True),
+    sa.Column("locked_until", Time, nullable=True),
+)
