@@ -9,12 +9,14 @@ missing field, a body too large) gets a :class:`~protocol.enrolment.Refusal` wit
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fleet_manager.api.rollout_routes import rollout_router
 from fleet_manager.enrolment.service import EnrolmentService, Issued, Pending, Refused
 from fleet_manager.metrics import Counters
 from protocol.enrolment import (
@@ -64,7 +66,7 @@ class CountBytes:
         await self.app(scope, receive, counting)
 
 
-def create_app(service: EnrolmentService) -> FastAPI:
+def create_app(service: EnrolmentService, repository: Path | None = None) -> FastAPI:
     app = FastAPI(
         title="Beacon fleet API",
         version="1",
@@ -74,6 +76,7 @@ def create_app(service: EnrolmentService) -> FastAPI:
     )
     counters = service.counters
     app.add_middleware(CountBytes, counters=counters)
+    app.include_router(rollout_router(service.engine, counters, repository))
 
     def bad_request(path: str, message: str, status: int = 400) -> JSONResponse:
         counters.inc("api_bad_requests")

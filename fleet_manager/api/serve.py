@@ -28,7 +28,8 @@ def build_server(config: FleetConfig) -> tuple[uvicorn.Server, Counters]:
     migrate(engine)
     service = EnrolmentService.from_config(config, engine)
     settings = config.enrolment
-    app = create_app(service)
+    repository = config.content.repository if config.content is not None else None
+    app = create_app(service, repository)
     if config.content is not None:
         mount_repository(app, config.content.repository)
     uv_config = uvicorn.Config(

@@ -1,0 +1,182 @@
+"""``/api/v1/rollouts``: staged content rollouts over HTTPS, for automation with an API token.
+
+    GET  /api/v1/rollouts[?channel=C]              content.view
+    GET  /api/v1/rollouts/{id}                     content.view
+    POST /api/v1/rollouts                          rollout.start     (201, 409 if one is active)
+    POST /api/v1/rollouts/{id}/pause|resume|abort  rollout.<action>  (409 if it does not apply)
+
+Every route needs ``Authorization: Bearer bct_…`` (401 without a valid token) and a grant that
+allows the action fleet-wide (403 otherwise; rollouts move whole channels). Browser sessions
+join when the console exists. The same service functions as ``beacon content rollout`` run
+underneath, so both write the same audit entries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from content_repo.status import repository_status
+from fleet_manager.accounts.policy import FLEET, Action, Deny, Principal, decide
+from fleet_manager.accounts.token_store import verify_api_token
+from fleet_manager.accounts.tokens import bearer_token
+from fleet_manager.metrics import Counters
+from fleet_manager.rollouts import plan
+from fleet_manager.rollouts import service as rollouts
+from protocol.content_delivery import RolloutScope, bundle_target
+from protocol.enrolment import Refusal
+from transport.log import get_logger
+
+log = get_logger("fleet_manager.api")
+
+PREFIX = "/api/v1/rollouts"
+
+
+class RolloutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel: str = Field(min_length=1, max_length=32)
+    version: str = Field(min_length=1, max_length=32)
+    baseline: str | None = Field(default=None, max_length=32)
+    waves: str = Field(default="1%,10%,50%,100%", max_length=200)
+    success_threshold: float = Field(default=0.95, gt=0, le=1)
+    error_threshold: float = Field(default=0.05, ge=0, le=1)
+    timeout_s: float = Field(default=900.0, gt=0, le=7 * 86400)
+    regions: tuple[str, ...] = Field(default=(), max_length=100)
+    facilities: tuple[str, ...] = Field(default=(), max_length=1000)
+    devices: tuple[str, ...] = Field(default=(), max_length=1000)
+
+
+def _refusal(status: int, error: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content=Refusal(error=error, message=message).model_dump()
+    )
+
+
+def _view(row: rollouts.RolloutRow) -> dict[str, Any]:
+    return {
+        "channel": row.channel,
+        "baseline": row.baseline,
+        "scope": row.scope.model_dump(mode="json"),
+        **plan.progress(row.rollout).to_dict(),
+    }
+
+
+def rollout_router(
+    engine: sa.Engine,
+    counters: Counters,
+    repository: Path | None = None,
+    clock: Callable[[], float] = time.time,
+) -> APIRouter:
+    """The routes, bound to the fleet database (and the content repository, to refuse a
+    rollout of a version that was never published)."""
+    router = APIRouter(prefix=PREFIX, tags=["rollouts"])
+
+    def principal(authorization: Annotated[str | None, Header()] = None) -> Principal | None:
+        secret = bearer_token(authorization)
+        if secret is None:
+            return None
+        with engine.begin() as conn:
+            return verify_api_token(conn, secret, now=clock())
+
+    caller = Depends(principal)
+
+    def denied(who: Principal | None, action: Action) -> JSONResponse | None:
+        if who is None:
+            counters.inc("api_unauthenticated")
+            return _refusal(401, "unauthenticated", "an API token is required (Bearer bct_…)")
+        decision = decide(who, action, FLEET)
+        if isinstance(decision, Deny):
+            counters.inc("api_forbidden")
+            log.warning("api_forbidden", who=who.label, action=action, reason=decision.reason)
+            return _refusal(403, "forbidden", "this token may not do that")
+        return None
+
+    @router.get("")
+    def list_rollouts(
+        channel: Annotated[str | None, Query(max_length=32)] = None,
+        who: Principal | None = caller,
+    ) -> Any:
+        """Every rollout (or one channel's), oldest first, with progress by wave."""
+        if (refused := denied(who, "content.view")) is not None:
+            return refused
+        with engine.connect() as conn:
+            return [_view(r) for r in rollouts.list_rollouts(conn, channel)]
+
+    @router.get("/{rollout_id}")
+    def get_rollout(rollout_id: str, who: Principal | None = caller) -> Any:
+        if (refused := denied(who, "content.view")) is not None:
+            return refused
+        with engine.connect() as conn:
+            row = rollouts.get(conn, rollout_id[:64])
+        if row is None:
+            return _refusal(404, "unknown_rollout", f"no rollout {rollout_id[:64]!r}")
+        return _view(row)
+
+    @router.post("", status_code=201)
+    def start_rollout(body: RolloutRequest, who: Principal | None = caller) -> Any:
+        """Start rolling a published version out to a channel, wave by wave."""
+        if (refused := denied(who, "rollout.start")) is not None:
+            return refused
+        assert who is not None
+        try:
+            bundle_target(body.version)
+            waves = plan.parse_waves(body.waves)
+            scope = RolloutScope(
+                regions=body.regions, facilities=body.facilities, devices=body.devices
+            )
+        except ValueError as exc:
+            return _refusal(422, "bad_request", str(exc))
+        if repository is not None and body.version not in repository_status(repository).bundles:
+            return _refusal(422, "unpublished", f"version {body.version} is not published")
+        try:
+            row = rollouts.start(
+                engine,
+                channel=body.channel,
+                version=body.version,
+                baseline=body.baseline,
+                scope=scope,
+                waves=waves,
+                success_threshold=body.success_threshold,
+                error_threshold=body.error_threshold,
+                timeout_s=body.timeout_s,
+                actor=who.label,
+                now=clock(),
+            )
+        except rollouts.RolloutError as exc:
+            return _refusal(409, "conflict", str(exc))
+        return JSONResponse(status_code=201, content=_view(row))
+
+    @router.post("/{rollout_id}/{action}")
+    def act(
+        rollout_id: str,
+        action: Literal["pause", "resume", "abort"],
+        who: Principal | None = caller,
+    ) -> Any:
+        """Pause, resume or abort a rollout."""
+        permission: Action = (
+            "rollout.pause"
+            if action == "pause"
+            else "rollout.resume"
+            if action == "resume"
+            else "rollout.abort"
+        )
+        if (refused := denied(who, permission)) is not None:
+            return refused
+        assert who is not None
+        with engine.connect() as conn:
+            if rollouts.get(conn, rollout_id[:64]) is None:
+                return _refusal(404, "unknown_rollout", f"no rollout {rollout_id[:64]!r}")
+        try:
+            row = rollouts.operate(engine, rollout_id[:64], action, who.label, clock())
+        except rollouts.RolloutError as exc:
+            return _refusal(409, "refused", str(exc))
+        return _view(row)
+
+    return router
