@@ -65,7 +65,8 @@ def run_demo(
             )
             watcher.start()
             watchers.append(watcher)
-        connection = layout.write_connection_file()
+        admin = _first_admin(layout)
+        connection = layout.write_connection_file(admin=admin)
         first = next(iter(layout.kiosk_dirs))
         say(f"ready. fleet broker {HOST}:{layout.fleet_port}; connection details in {connection}")
         for region, port in layout.responder_ports.items():
@@ -84,6 +85,8 @@ def run_demo(
         )
         if screen:
             say(f"  {screen} shows its screen in a window (staff PIN {DEMO_STAFF_PIN})")
+        if admin is not None:
+            say(f"  console account: {admin[0]} / {admin[1]} (also in {connection})")
         say("Ctrl-C stops everything.")
         started = time.monotonic()
         pressed = False
@@ -113,3 +116,17 @@ def run_demo(
 
 def _first_location(layout: SystemLayout) -> str:
     return layout.plan.kiosks[0].location_id
+
+
+def _first_admin(layout: SystemLayout) -> tuple[str, str] | None:
+    """The first ops account of a fresh demo (for the console; API tokens are made with
+    `beacon fleet token create`)."""
+    from fleet_manager.accounts.bootstrap import ensure_first_admin
+    from fleet_manager.store.database import migrate, open_engine
+
+    engine = open_engine(layout.database_url)
+    try:
+        migrate(engine)
+        return ensure_first_admin(engine)
+    finally:
+        engine.dispose()

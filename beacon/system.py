@@ -132,9 +132,17 @@ class SystemLayout:
             "api_url": self.api_url,
         }
 
-    def write_connection_file(self, console_url: str | None = None) -> Path:
+    def write_connection_file(
+        self, console_url: str | None = None, admin: tuple[str, str] | None = None
+    ) -> Path:
+        """``connection.json`` (0600: it holds the first admin's password, when given)."""
+        info = self.connection_info(console_url)
+        if admin is not None:
+            info["admin"] = {"username": admin[0], "password": admin[1]}
         path = self.base / "connection.json"
-        path.write_text(json.dumps(self.connection_info(console_url), indent=2) + "\n")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(info, indent=2) + "\n")
         return path
 
 
