@@ -439,7 +439,14 @@ class KioskAgent:
             "outbox_pending": pending,
             "app": APP_VERSION,
             "content": self.content_version,
-            "counters": dict(self.counters),
+            "counters": {
+                **self.counters,
+                **(
+                    {"content_nudges_rejected": self.content.rejected_nudges}
+                    if self.content is not None
+                    else {}
+                ),
+            },
             "certificate_expires_at": self._certificate_expiry(),
         }
 
