@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fleet_manager.api.auth import Authenticator, session_router
 from fleet_manager.api.rollout_routes import rollout_router
 from fleet_manager.enrolment.service import EnrolmentService, Issued, Pending, Refused
 from fleet_manager.metrics import Counters
@@ -76,7 +77,9 @@ def create_app(service: EnrolmentService, repository: Path | None = None) -> Fas
     )
     counters = service.counters
     app.add_middleware(CountBytes, counters=counters)
-    app.include_router(rollout_router(service.engine, counters, repository))
+    auth = Authenticator(service.engine, counters)
+    app.include_router(session_router(auth))
+    app.include_router(rollout_router(auth, repository))
 
     def bad_request(path: str, message: str, status: int = 400) -> JSONResponse:
         counters.inc("api_bad_requests")

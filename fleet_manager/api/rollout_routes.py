@@ -5,29 +5,24 @@
     POST /api/v1/rollouts                          rollout.start     (201, 409 if one is active)
     POST /api/v1/rollouts/{id}/pause|resume|abort  rollout.<action>  (409 if it does not apply)
 
-Every route needs ``Authorization: Bearer bct_…`` (401 without a valid token) and a grant that
-allows the action fleet-wide (403 otherwise; rollouts move whole channels). Browser sessions
-join when the console exists. The same service functions as ``beacon content rollout`` run
-underneath, so both write the same audit entries.
+Every route needs an API token (``Authorization: Bearer bct_…``) or a console session (with its
+CSRF token on changes; see :mod:`fleet_manager.api.auth`): 401 without, and a grant that allows
+the action fleet-wide (403 otherwise; rollouts move whole channels). The same service functions
+as ``beacon content rollout`` run underneath, so both write the same audit entries.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_repo.status import repository_status
 from fleet_manager.accounts.policy import FLEET, Action, Deny, Principal, decide
-from fleet_manager.accounts.token_store import verify_api_token
-from fleet_manager.accounts.tokens import bearer_token
-from fleet_manager.metrics import Counters
+from fleet_manager.api.auth import Authenticator
 from fleet_manager.rollouts import plan
 from fleet_manager.rollouts import service as rollouts
 from protocol.content_delivery import RolloutScope, bundle_target
@@ -68,29 +63,24 @@ def _view(row: rollouts.RolloutRow) -> dict[str, Any]:
     }
 
 
-def rollout_router(
-    engine: sa.Engine,
-    counters: Counters,
-    repository: Path | None = None,
-    clock: Callable[[], float] = time.time,
-) -> APIRouter:
+def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRouter:
     """The routes, bound to the fleet database (and the content repository, to refuse a
     rollout of a version that was never published)."""
     router = APIRouter(prefix=PREFIX, tags=["rollouts"])
+    engine, counters, clock = auth.engine, auth.counters, auth.clock
 
-    def principal(authorization: Annotated[str | None, Header()] = None) -> Principal | None:
-        secret = bearer_token(authorization)
-        if secret is None:
-            return None
-        with engine.begin() as conn:
-            return verify_api_token(conn, secret, now=clock())
+    def principal(request: Request) -> Principal | None:
+        found = auth.caller(request)
+        return None if found is None else found.principal
 
     caller = Depends(principal)
 
     def denied(who: Principal | None, action: Action) -> JSONResponse | None:
         if who is None:
             counters.inc("api_unauthenticated")
-            return _refusal(401, "unauthenticated", "an API token is required (Bearer bct_…)")
+            return _refusal(
+                401, "unauthenticated", "log in (and send the CSRF token) or give an API token"
+            )
         decision = decide(who, action, FLEET)
         if isinstance(decision, Deny):
             counters.inc("api_forbidden")
