@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -105,7 +106,26 @@ def create_app(service: EnrolmentService, repository: Path | None = None) -> Fas
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """The process answers (for a supervisor that restarts it otherwise)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """It can do its work: the database answers and the content repository is there."""
+        problems = []
+        try:
+            with service.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            problems.append("database unreachable")
+        if repository is not None and not (repository / "metadata" / "timestamp.json").is_file():
+            problems.append("content repository has no timestamp.json")
+        if problems:
+            log.warning("api_not_ready", problems=problems)
+            return JSONResponse(
+                status_code=503, content={"status": "not ready", "problems": problems}
+            )
+        return JSONResponse({"status": "ready"})
 
     @app.post(
         ENROL_PATH,

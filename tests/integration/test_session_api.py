@@ -107,3 +107,16 @@ def test_malformed_logins_are_bad_requests(
     client, _ = setup
     response = client.post("/api/v1/session", json=body)
     assert response.status_code == 400 and response.json()["error"] == "bad_request"
+
+
+def test_health_and_readiness(setup: tuple[TestClient, sa.Engine], tmp_path: Path) -> None:
+    client, engine = setup
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    service = EnrolmentService.from_config(
+        load_config(next((tmp_path / "system" / "fleet").glob("fleet-1.yaml"))), engine
+    )
+    with TestClient(create_app(service, tmp_path / "no-repo")) as broken:
+        response = broken.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["problems"] == ["content repository has no timestamp.json"]
