@@ -71,7 +71,7 @@ log = get_logger("fleet_manager")
 T = TypeVar("T")
 
 ESCALATION_POLL_S = 1.0
-RELOCATION_CHECK_S = 2.0
+HOUSEKEEPING_INTERVAL_S = 2.0
 
 MAX_VERSION_RETRIES = 5
 REPUBLISH_WINDOW_S = 3600.0
@@ -121,6 +121,12 @@ class FleetManager:
         self._stop = threading.Event()
         self._connected_again = threading.Event()
         self._worker = threading.Thread(target=self._work, name="fleet-worker", daemon=True)
+        # Slow housekeeping (moves, rollouts, CRL and TUF re-signing) on its own thread: the
+        # worker that handles alerts must never wait behind it.
+        self._housekeeper = threading.Thread(
+            target=self._housekeeping, name="fleet-housekeeping", daemon=True
+        )
+        self._reports_lock = threading.Lock()
         self.link = MqttLink(
             BrokerEndpoint(config.broker.host, config.broker.port, config.broker.tls()),
             LinkOptions(
@@ -139,6 +145,7 @@ class FleetManager:
 
     def start(self) -> None:
         self._worker.start()
+        self._housekeeper.start()
         self.link.start()
         log.info(
             "fleet_manager_started", identity=self.config.identity, routes=len(self.policy.routes)
@@ -148,6 +155,7 @@ class FleetManager:
         self._stop.set()
         self.link.stop()
         self._worker.join(timeout=10)
+        self._housekeeper.join(timeout=10)
         self._flush_heartbeats()
         self.engine.dispose()
 
@@ -180,18 +188,8 @@ class FleetManager:
         next_flush = now + self.config.telemetry_flush_s
         next_poll = now
         next_escalation: float | None = None
-        next_crl_check = now
-        next_relocation_check = now
         while not self._stop.is_set():
             now = self.clock()
-            if now >= next_relocation_check:
-                next_relocation_check = now + RELOCATION_CHECK_S
-                self._safe(partial(self._announce_moves, now))
-                self._safe(partial(self._tick_rollouts, now))
-            if now >= next_crl_check:
-                next_crl_check = now + CRL_CHECK_INTERVAL_S
-                self._safe(self._refresh_crl)
-                self._safe(self._refresh_content_metadata)
             if self._connected_again.is_set():
                 self._connected_again.clear()
                 self._safe(self._republish_recent)
@@ -212,6 +210,18 @@ class FleetManager:
             new_timer = self._safe(partial(self._handle, inbound, arrived))
             if new_timer is not None:
                 next_escalation = min(next_escalation or new_timer, new_timer)
+
+    def _housekeeping(self) -> None:
+        next_crl_check = self.clock()
+        while not self._stop.is_set():
+            now = self.clock()
+            self._safe(partial(self._announce_moves, now))
+            self._safe(partial(self._tick_rollouts, now))
+            if now >= next_crl_check:
+                next_crl_check = now + CRL_CHECK_INTERVAL_S
+                self._safe(self._refresh_crl)
+                self._safe(self._refresh_content_metadata)
+            self._stop.wait(HOUSEKEEPING_INTERVAL_S)
 
     def _safe(self, fn: Callable[[], T]) -> T | None:
         """Run one unit of work; a database or bug error is logged and counted, and the loop
@@ -470,13 +480,15 @@ class FleetManager:
     def handle_content_report(self, inbound: InboundEvent) -> None:
         """Kept for the next rollout tick, which applies them all in one write."""
         m = inbound.message
-        self._content_reports.append(
-            rollout_service.KioskEvent(inbound.device_id, m.event, dict(m.detail), m.ts)
-        )
+        with self._reports_lock:
+            self._content_reports.append(
+                rollout_service.KioskEvent(inbound.device_id, m.event, dict(m.detail), m.ts)
+            )
 
     def _tick_rollouts(self, now: float) -> None:
         """Apply kiosk reports, advance active rollouts, keep each channel's nudge current."""
-        reports, self._content_reports = self._content_reports, []
+        with self._reports_lock:
+            reports, self._content_reports = self._content_reports, []
         if reports:
             for ignored in rollout_service.record_reports(self.engine, reports, now):
                 if ignored is not None:
