@@ -25,6 +25,9 @@
       repository: content-repo         # served by the fleet API at /tuf
       snapshot_key: keys/snapshot.pem  # online keys (Ed25519 PKCS#8, unencrypted, 0600)
       timestamp_key: keys/timestamp.pem
+    console:                           # optional: console and API sessions
+      session_idle_timeout_s: 900      # logged off after this long without a request
+      session_lifetime_s: 43200        # and after this long in any case
     revocation:                        # optional: how `beacon provision revoke` reaches the broker
       acl_file: /etc/mosquitto/beacon.acl
       crl_dir: /etc/mosquitto/beacon-crl
@@ -40,6 +43,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fleet_manager.accounts.sessions import SessionPolicy
 from protocol.identities import fleet_manager_identity, is_valid_segment
 from provisioning.tls import TlsFiles
 
@@ -110,6 +114,18 @@ class ContentSettings(BaseModel):
     timestamp_key: Path
 
 
+class ConsoleSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    session_idle_timeout_s: float = Field(default=900.0, ge=60, le=86400)
+    session_lifetime_s: float = Field(default=43200.0, ge=60, le=7 * 86400)
+
+    def session_policy(self) -> SessionPolicy:
+        return SessionPolicy(
+            idle_timeout_s=min(self.session_idle_timeout_s, self.session_lifetime_s),
+            absolute_lifetime_s=self.session_lifetime_s,
+        )
+
+
 class RevocationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     acl_file: Path
@@ -131,6 +147,7 @@ class FleetConfig(BaseModel):
     enrolment: EnrolmentSettings | None = None
     revocation: RevocationSettings | None = None
     content: ContentSettings | None = None
+    console: ConsoleSettings = ConsoleSettings()
 
     @field_validator("instance", "default_region")
     @classmethod

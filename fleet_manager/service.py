@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from content_repo.keys import load_signer
 from content_repo.repository import refresh_online
 from content_repo.tuf_types import Signer
+from fleet_manager.accounts.session_store import purge_sessions
 from fleet_manager.config import FleetConfig
 from fleet_manager.enrolment.crl_refresh import CHECK_INTERVAL_S as CRL_CHECK_INTERVAL_S
 from fleet_manager.enrolment.crl_refresh import refresh_if_due
@@ -221,6 +222,7 @@ class FleetManager:
                 next_crl_check = now + CRL_CHECK_INTERVAL_S
                 self._safe(self._refresh_crl)
                 self._safe(self._refresh_content_metadata)
+                self._safe(partial(self._purge_sessions, now))
             self._stop.wait(HOUSEKEEPING_INTERVAL_S)
 
     def _safe(self, fn: Callable[[], T]) -> T | None:
@@ -458,6 +460,13 @@ class FleetManager:
             timestamp=timestamp,
             now=datetime.now(UTC),
         )
+
+    def _purge_sessions(self, now: float) -> None:
+        """Forget console sessions that have timed out (they are refused anyway)."""
+        with self.engine.begin() as conn:
+            purged = purge_sessions(conn, now=now, policy=self.config.console.session_policy())
+        if purged:
+            log.info("sessions_purged", count=purged)
 
     def _refresh_crl(self) -> None:
         """Re-publish the broker's CRL before it expires (every certificate would be refused)."""

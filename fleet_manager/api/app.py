@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fleet_manager.accounts.sessions import SessionPolicy
 from fleet_manager.api.auth import Authenticator, session_router
 from fleet_manager.api.rollout_routes import rollout_router
 from fleet_manager.enrolment.service import EnrolmentService, Issued, Pending, Refused
@@ -68,7 +69,11 @@ class CountBytes:
         await self.app(scope, receive, counting)
 
 
-def create_app(service: EnrolmentService, repository: Path | None = None) -> FastAPI:
+def create_app(
+    service: EnrolmentService,
+    repository: Path | None = None,
+    session_policy: SessionPolicy | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="Beacon fleet API",
         version="1",
@@ -78,7 +83,7 @@ def create_app(service: EnrolmentService, repository: Path | None = None) -> Fas
     )
     counters = service.counters
     app.add_middleware(CountBytes, counters=counters)
-    auth = Authenticator(service.engine, counters)
+    auth = Authenticator(service.engine, counters, session_policy)
     app.include_router(session_router(auth))
     app.include_router(rollout_router(auth, repository))
 

@@ -120,3 +120,33 @@ def test_health_and_readiness(setup: tuple[TestClient, sa.Engine], tmp_path: Pat
         response = broken.get("/readyz")
     assert response.status_code == 503
     assert response.json()["problems"] == ["content repository has no timestamp.json"]
+
+
+@pytest.mark.parametrize(
+    ("console", "idle", "problem"),
+    [
+        (None, 900.0, None),
+        ({"session_idle_timeout_s": 300}, 300.0, None),
+        ({"session_idle_timeout_s": 30}, None, "session_idle_timeout_s"),
+        ({"session_timeout": 300}, None, "session_timeout"),
+    ],
+    ids=["default-15-min", "configured", "too-short", "unknown-key"],
+)
+def test_the_session_idle_timeout_is_configurable(
+    tmp_path: Path, console: dict[str, object] | None, idle: float | None, problem: str | None
+) -> None:
+    import yaml
+
+    from fleet_manager.config import ConfigError
+
+    layout = build_system(tmp_path / "system", TEST_PLAN)
+    path = layout.fleet_configs[0]
+    data = yaml.safe_load(path.read_text())
+    if console is not None:
+        data["console"] = console
+    path.write_text(yaml.safe_dump(data))
+    if problem is not None:
+        with pytest.raises(ConfigError, match=problem):
+            load_config(path)
+        return
+    assert load_config(path).console.session_policy().idle_timeout_s == idle
