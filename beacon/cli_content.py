@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import click
 
@@ -52,6 +52,12 @@ def _read_passphrase_file(path: Path) -> bytes:
     return data
 
 
+class TargetsSigners(TypedDict):
+    targets: Signer
+    snapshot: Signer
+    timestamp: Signer
+
+
 class _Keys:
     """Loads the signers a command needs, asking for each offline passphrase at most once."""
 
@@ -76,6 +82,15 @@ class _Keys:
             return _read_passphrase_file(self.passphrase_file)
         text: str = click.prompt(f"Passphrase of the {role} key", hide_input=True)
         return text.encode("utf-8")
+
+    def targets_signers(self) -> TargetsSigners:
+        """What a change to the targets metadata (publish, channel move, renewal) is signed
+        with, as keyword arguments."""
+        return TargetsSigners(
+            targets=self.signer("targets"),
+            snapshot=self.signer("snapshot"),
+            timestamp=self.signer("timestamp"),
+        )
 
     def signer(self, role: RoleName) -> Signer:
         from content_repo.expiry import OFFLINE_ROLES
@@ -420,9 +435,7 @@ def repo_renew(
         else:
             version = renew_targets(
                 repo,
-                targets=keys.signer("targets"),
-                snapshot=keys.signer("snapshot"),
-                timestamp=keys.signer("timestamp"),
+                **keys.targets_signers(),
                 now=_now(),
             )
     except (OSError, ValueError) as exc:
@@ -450,18 +463,14 @@ def publish(
     """Add BUNDLE (from `beacon content build`) as a TUF target and move CHANNEL to it."""
     from content_repo.repository import publish_bundle
 
-    keys = _Keys(key_dir, passphrase_file, snapshot_key, timestamp_key)
-    targets = keys.signer("targets")
-    snapshot, timestamp = keys.signer("snapshot"), keys.signer("timestamp")
+    signers = _Keys(key_dir, passphrase_file, snapshot_key, timestamp_key).targets_signers()
     try:
         result = publish_bundle(
             repo,
             bundle,
             channel=channel,
-            targets=targets,
-            snapshot=snapshot,
-            timestamp=timestamp,
             now=_now(),
+            **signers,
         )
     except (OSError, ValueError) as exc:
         raise _fail(exc) from None
@@ -493,18 +502,14 @@ def channel_set(
     """Point CHANNEL at the published VERSION (also to roll a channel back)."""
     from content_repo.repository import move_channel
 
-    keys = _Keys(key_dir, passphrase_file, snapshot_key, timestamp_key)
-    targets = keys.signer("targets")
-    snapshot, timestamp = keys.signer("snapshot"), keys.signer("timestamp")
+    signers = _Keys(key_dir, passphrase_file, snapshot_key, timestamp_key).targets_signers()
     try:
         result = move_channel(
             repo,
             channel,
             version,
-            targets=targets,
-            snapshot=snapshot,
-            timestamp=timestamp,
             now=_now(),
+            **signers,
         )
     except (OSError, ValueError) as exc:
         raise _fail(exc) from None
