@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := mosquitto postgresql xvfb xauth xdotool fonts-noto-core fonts-noto-cjk libgl1 libgl1-mesa-dri poppler-utils \
-                cloud-init nftables openssl
+                cloud-init nftables openssl chromium
 
 .PHONY: demo test test-slow lint typecheck unit system-deps bench clean
 

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
 
 Role = Literal["ops", "facility_admin", "responder", "auditor"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -230,6 +232,18 @@ class QueryScope:
     everything: bool
     facilities: frozenset[str] = frozenset()
     regions: frozenset[str] = frozenset()
+
+    def is_empty(self) -> bool:
+        return not (self.everything or self.facilities or self.regions)
+
+    def where(self, facility_column: Any, region_column: Any) -> Any:
+        """The SQL condition (SQLAlchemy) selecting the rows this scope shows."""
+        if self.everything:
+            return sa.true()
+        return sa.or_(
+            facility_column.in_(sorted(self.facilities)),
+            region_column.in_(sorted(self.regions)),
+        )
 
     def includes(self, facility_id: str | None, region: str | None) -> bool:
         return (

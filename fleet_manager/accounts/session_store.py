@@ -42,10 +42,16 @@ def start_session(
 
 
 def resume_session(
-    conn: sa.Connection, session_id: str, *, now: float, policy: SessionPolicy
+    conn: sa.Connection,
+    session_id: str,
+    *,
+    now: float,
+    policy: SessionPolicy,
+    activity: bool = True,
 ) -> tuple[Session, Principal] | None:
-    """The session and who it is, marking it seen at ``now``; None (and the session deleted)
-    if it is unknown, idle, expired or its user is disabled."""
+    """The session and who it is, marking it seen at ``now`` if this is the person's own
+    ``activity`` (not a live feed polling by itself); None (and the session deleted) if it is
+    unknown, idle, expired or its user is disabled."""
     id_hash = session_id_hash(session_id)
     row = conn.execute(
         sa.select(console_sessions).where(console_sessions.c.id_hash == id_hash)
@@ -57,6 +63,8 @@ def resume_session(
     if session_state(session, now, policy) != "active" or user is None or user.disabled:
         conn.execute(console_sessions.delete().where(console_sessions.c.id_hash == id_hash))
         return None
+    if not activity:
+        return session, user.principal
     session = touch(session, now)
     conn.execute(
         console_sessions.update()

@@ -20,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fleet_manager.accounts.sessions import SessionPolicy
 from fleet_manager.api.auth import Authenticator, session_router
 from fleet_manager.api.rollout_routes import rollout_router
+from fleet_manager.config import FleetConfig
+from fleet_manager.console.mount import mount_console
 from fleet_manager.enrolment.service import EnrolmentService, Issued, Pending, Refused
 from fleet_manager.metrics import Counters
 from protocol.enrolment import (
@@ -69,10 +71,50 @@ class CountBytes:
         await self.app(scope, receive, counting)
 
 
+class SecurityHeaders:
+    """ASGI middleware: the headers every response carries. Console pages load only their own
+    stylesheet and script (no inline code, no other origin), cannot be framed, and are not
+    cached: a shared computer's back button must not show an incident after logging out."""
+
+    HEADERS: tuple[tuple[bytes, bytes], ...] = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+        (
+            b"content-security-policy",
+            b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            b"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (b"strict-transport-security", b"max-age=31536000"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cacheable = str(scope.get("path", "")).startswith(("/tuf/", "/console/static/"))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in self.HEADERS if k not in present]
+                if not cacheable and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def create_app(
     service: EnrolmentService,
     repository: Path | None = None,
     session_policy: SessionPolicy | None = None,
+    config: FleetConfig | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Beacon fleet API",
@@ -83,9 +125,11 @@ def create_app(
     )
     counters = service.counters
     app.add_middleware(CountBytes, counters=counters)
+    app.add_middleware(SecurityHeaders)
     auth = Authenticator(service.engine, counters, session_policy)
     app.include_router(session_router(auth))
     app.include_router(rollout_router(auth, repository))
+    mount_console(app, auth, config, repository)
 
     def bad_request(path: str, message: str, status: int = 400) -> JSONResponse:
         counters.inc("api_bad_requests")

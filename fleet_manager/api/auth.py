@@ -56,6 +56,7 @@ class Login(BaseModel):
 class Caller:
     principal: Principal
     via: str  # "token" or "session"
+    csrf_token: str | None = None  # the session's, for the forms of the pages it is shown
 
 
 def refusal(status: int, error: str, message: str) -> JSONResponse:
@@ -76,9 +77,13 @@ class Authenticator:
         self.policy = policy or SessionPolicy()
         self.clock = clock
 
-    def caller(self, request: Request) -> Caller | None:
+    def caller(
+        self, request: Request, *, csrf: str | None = None, activity: bool = True
+    ) -> Caller | None:
         """The principal behind ``request``, or None; a cookie request that changes something
-        without the right CSRF token counts as nobody."""
+        without the right CSRF token (header, or ``csrf`` from a form) counts as nobody.
+        ``activity=False`` (the live feed) checks the session without extending it, so an
+        unattended screen still logs off."""
         secret = bearer_token(request.headers.get("authorization"))
         if secret is not None:
             with self.engine.begin() as conn:
@@ -89,16 +94,17 @@ class Authenticator:
             return None
         with self.engine.begin() as conn:
             found = session_store.resume_session(
-                conn, session_id, now=self.clock(), policy=self.policy
+                conn, session_id, now=self.clock(), policy=self.policy, activity=activity
             )
         if found is None:
             return None
         session, principal = found
-        if csrf_required(request.method) and not csrf_ok(session, request.headers.get(CSRF_HEADER)):
+        submitted = csrf if csrf is not None else request.headers.get(CSRF_HEADER)
+        if csrf_required(request.method) and not csrf_ok(session, submitted):
             self.counters.inc("api_csrf_refused")
             log.warning("api_csrf_refused", who=principal.label, path=request.url.path)
             return None
-        return Caller(principal, "session")
+        return Caller(principal, "session", session.csrf_token)
 
 
 def session_router(auth: Authenticator) -> APIRouter:

@@ -29,7 +29,7 @@ def build_server(config: FleetConfig) -> tuple[uvicorn.Server, Counters]:
     service = EnrolmentService.from_config(config, engine)
     settings = config.enrolment
     repository = config.content.repository if config.content is not None else None
-    app = create_app(service, repository, config.console.session_policy())
+    app = create_app(service, repository, config.console.session_policy(), config)
     if config.content is not None:
         mount_repository(app, config.content.repository)
     uv_config = uvicorn.Config(

@@ -308,3 +308,76 @@ login_throttle = sa.Table(
     sa.Column("last_failure_at", Time, nullable=True),
     sa.Column("locked_until", Time, nullable=True),
 )
+
+# What the console and the API ask the fleet manager to do: acknowledge, resolve or annotate an
+# incident, identify a kiosk or send it a drill. The API process has no MQTT link of its own;
+# the fleet manager's worker claims each request (state queued → done | refused), applies it
+# exactly as it applies a responder's action, and publishes. Durable: a request made while no
+# fleet manager runs is applied when one starts.
+console_requests = sa.Table(
+    "console_requests",
+    metadata,
+    sa.Column("request_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # ack | resolve | note | identify | drill
+    sa.Column("target", sa.String(64), nullable=False),  # incident id or device id
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),  # queued | done | refused
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("done_at", Time, nullable=True),
+    sa.Column("outcome", sa.String(200), nullable=True),
+)
+
+# A kiosk's timeline for the console: online/offline, alerts, content applied, commands sent
+# and their results, supervision findings. Small rows; never anything personal.
+device_events = sa.Table(
+    "device_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Index("ix_device_events_device_at", "device_id", "at"),
+)
+
+# Each fleet manager instance's counters and alert-latency histogram, written with its
+# heartbeat flush, so the API process can serve /metrics for the whole fleet.
+metric_snapshots = sa.Table(
+    "metric_snapshots",
+    metadata,
+    sa.Column("instance", sa.String(64), primary_key=True),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("counters", sa.JSON, nullable=False),
+    sa.Column("histograms", sa.JSON, nullable=False),
+)
+
+# Engagement as aggregate counts only (help presses, QR scans) per day, location and language:
+# no row ever says who, or exactly when.
+engagement_daily = sa.Table(
+    "engagement_daily",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    sa.Column("location_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # help | qr_scan
+    sa.Column("language", sa.String(16), primary_key=True),  # BCP 47, or "und"
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+# The routing and escalation policy as edited in the console: every saved version is kept
+# (who, when), the highest version is in force. Without any row, the policy file named in the
+# fleet config is in force (and is what the first console edit starts from).
+routing_policies = sa.Table(
+    "routing_policies",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("policy_yaml", sa.Text, nullable=False),
+    sa.Column("saved_by", sa.String(64), nullable=False),
+    sa.Column("saved_at", Time, nullable=False),
+)
+
+# Lists and the live feed read incidents by time.
+sa.Index("ix_incidents_opened_at", incidents.c.opened_at)
+sa.Index("ix_incidents_updated_at", incidents.c.updated_at)

@@ -1,0 +1,64 @@
+"""The console's frame: login and logout by form, the redirect to login, CSRF on forms, the
+security headers, and menus that show only what a role may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.console import PASSWORD, ConsoleApp, console_app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[ConsoleApp]:
+    with console_app(tmp_path / "system") as found:
+        yield found
+
+
+def form_login(app: ConsoleApp, username: str, password: str = PASSWORD) -> int:
+    response = app.client.post(
+        "/console/login",
+        data={"username": username, "password": password, "next": "/console/"},
+        follow_redirects=False,
+    )
+    return response.status_code
+
+
+def test_pages_need_a_login_and_come_back_after_it(app: ConsoleApp) -> None:
+    response = app.client.get("/console/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/console/login?next=")
+    assert form_login(app, "olga", "wrong password") == 401
+    assert form_login(app, "olga") == 303
+    assert app.client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_logout_needs_the_form_token(app: ConsoleApp) -> None:
+    form_login(app, "olga")
+    page = app.client.get("/console/login")  # any page with the logout form would do
+    assert page.status_code == 200
+    # Without the token the session survives (a forged cross-site post).
+    app.client.post("/console/logout", data={}, follow_redirects=False)
+    assert app.client.get("/api/v1/session").status_code == 200
+    whoami = app.client.get("/api/v1/session")
+    assert whoami.json()["who"] == "user:olga"
+
+
+def test_every_response_carries_the_security_headers(app: ConsoleApp) -> None:
+    for path in ("/console/login", "/api/v1/session", "/console/static/console.css"):
+        response = app.client.get(path)
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert app.client.get("/console/login").headers["cache-control"] == "no-store"
+
+
+def test_an_open_redirect_after_login_is_not_possible(app: ConsoleApp) -> None:
+    response = app.client.post(
+        "/console/login",
+        data={"username": "olga", "password": PASSWORD, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/console/"
