@@ -28,6 +28,10 @@
     console:                           # optional: console and API sessions
       session_idle_timeout_s: 900      # logged off after this long without a request
       session_lifetime_s: 43200        # and after this long in any case
+    supervision:                       # optional: kiosks needing attention → incidents
+      offline_after_s: 900             # a kiosk offline this long opens a 'supervision' incident
+      stale_content_after_s: 86400     # still on an old bundle this long after a rollout ended
+      check_interval_s: 30
     revocation:                        # optional: how `beacon provision revoke` reaches the broker
       acl_file: /etc/mosquitto/beacon.acl
       crl_dir: /etc/mosquitto/beacon-crl
@@ -44,6 +48,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fleet_manager.accounts.sessions import SessionPolicy
+from fleet_manager.supervision.findings import SupervisionRules
 from protocol.identities import fleet_manager_identity, is_valid_segment
 from provisioning.tls import TlsFiles
 
@@ -126,6 +131,18 @@ class ConsoleSettings(BaseModel):
         )
 
 
+class SupervisionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    offline_after_s: float = Field(default=900.0, ge=1, le=30 * 86400)
+    stale_content_after_s: float = Field(default=86400.0, ge=1, le=365 * 86400)
+    check_interval_s: float = Field(default=30.0, gt=0, le=3600)
+
+    def rules(self) -> SupervisionRules:
+        return SupervisionRules(
+            offline_after_s=self.offline_after_s, stale_content_after_s=self.stale_content_after_s
+        )
+
+
 class RevocationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     acl_file: Path
@@ -148,6 +165,7 @@ class FleetConfig(BaseModel):
     revocation: RevocationSettings | None = None
     content: ContentSettings | None = None
     console: ConsoleSettings = ConsoleSettings()
+    supervision: SupervisionSettings = SupervisionSettings()
 
     @field_validator("instance", "default_region")
     @classmethod

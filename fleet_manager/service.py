@@ -39,7 +39,7 @@ from fleet_manager.incidents.lifecycle import (
     on_escalation_timer,
     on_responder_action,
 )
-from fleet_manager.incidents.opening import decide_new_incident
+from fleet_manager.incidents.opening import decide_new_incident, decide_supervision_incident
 from fleet_manager.incidents.view import incident_id_for_alert, incident_message
 from fleet_manager.ingest import (
     Inbound,
@@ -52,18 +52,29 @@ from fleet_manager.ingest import (
     InboundTelemetry,
     classify,
 )
-from fleet_manager.metrics import Counters
+from fleet_manager.metrics import Counters, Histogram
 from fleet_manager.rollouts import service as rollout_service
 from fleet_manager.routing.policy import RoutingPolicy, load_policy
-from fleet_manager.store import fleet_state, incident_store, registry
+from fleet_manager.store import (
+    console_requests,
+    device_events,
+    fleet_state,
+    incident_store,
+    metric_snapshots,
+    registry,
+    supervision_queries,
+)
+from fleet_manager.store.console_requests import INCIDENT_REQUESTS, ConsoleRequest
 from fleet_manager.store.database import migrate, open_engine
 from fleet_manager.store.fleet_state import Heartbeat
 from fleet_manager.store.incident_store import IncidentRecord
+from fleet_manager.supervision.findings import Finding, findings
 from protocol import topics
 from protocol.content_delivery import sign_nudge
 from protocol.enrolment import RenewResponse
 from protocol.envelope import Command, sign_command
 from protocol.errors import ProtocolError
+from protocol.messages import ResponderActionKind
 from transport.log import get_logger
 from transport.mqtt import BrokerEndpoint, LinkOptions, MqttLink
 
@@ -73,6 +84,15 @@ T = TypeVar("T")
 
 ESCALATION_POLL_S = 1.0
 HOUSEKEEPING_INTERVAL_S = 2.0
+# How often the worker looks for requests from the console (acknowledgements above all).
+CONSOLE_POLL_S = 0.5
+# A request claimed by an instance that died is handed to another after this long.
+CONSOLE_CLAIM_STALE_S = 60.0
+RESPONDER_ACTIONS: dict[str, ResponderActionKind] = {
+    "ack": "ack",
+    "resolve": "resolve",
+    "note": "note",
+}
 
 MAX_VERSION_RETRIES = 5
 REPUBLISH_WINDOW_S = 3600.0
@@ -90,6 +110,8 @@ class FleetManager:
         self.config = config
         self.clock = clock
         self.counters = Counters()
+        # Kiosk alert arrival at this process → incident handed to the broker for responders.
+        self.alert_latency = Histogram()
         self.policy: RoutingPolicy = load_policy(
             config.routing_policy.read_text(), str(config.routing_policy)
         )
@@ -118,6 +140,8 @@ class FleetManager:
             else None
         )
         self._nudged: dict[str, tuple[str, str, float, str]] = {}
+        # Commands sent for the console (cid → type), so their results reach the timeline.
+        self._console_commands: dict[str, str] = {}
         self._content_reports: list[rollout_service.KioskEvent] = []
         self._stop = threading.Event()
         self._connected_again = threading.Event()
@@ -189,11 +213,15 @@ class FleetManager:
         next_flush = now + self.config.telemetry_flush_s
         next_poll = now
         next_escalation: float | None = None
+        next_console = now
         while not self._stop.is_set():
             now = self.clock()
             if self._connected_again.is_set():
                 self._connected_again.clear()
                 self._safe(self._republish_recent)
+            if now >= next_console:
+                self._safe(partial(self._apply_console_requests, now))
+                next_console = now + CONSOLE_POLL_S
             if now >= next_poll:
                 next_escalation = self._safe(self._next_escalation_at)
                 next_poll = now + ESCALATION_POLL_S
@@ -203,7 +231,7 @@ class FleetManager:
             if now >= next_flush:
                 self._safe(self._flush_heartbeats)
                 next_flush = now + self.config.telemetry_flush_s
-            deadline = min(next_flush, next_poll, next_escalation or next_poll)
+            deadline = min(next_flush, next_poll, next_console, next_escalation or next_poll)
             try:
                 _, _, arrived, inbound = self._inbox.get(timeout=min(max(0.0, deadline - now), 0.5))
             except queue.Empty:
@@ -214,10 +242,15 @@ class FleetManager:
 
     def _housekeeping(self) -> None:
         next_crl_check = self.clock()
+        next_supervision = self.clock() + self.config.supervision.check_interval_s
         while not self._stop.is_set():
             now = self.clock()
             self._safe(partial(self._announce_moves, now))
             self._safe(partial(self._tick_rollouts, now))
+            self._safe(partial(self._save_metrics, now))
+            if now >= next_supervision:
+                next_supervision = now + self.config.supervision.check_interval_s
+                self._safe(partial(self._supervise, now))
             if now >= next_crl_check:
                 next_crl_check = now + CRL_CHECK_INTERVAL_S
                 self._safe(self._refresh_crl)
@@ -249,14 +282,30 @@ class FleetManager:
             log.info("device_event", device=inbound.device_id, what=inbound.message.event)
             if inbound.message.event.startswith("content_"):
                 self.handle_content_report(inbound)
-        elif isinstance(inbound, InboundCommandResult) and not inbound.message.ok:
-            log.warning(
-                "command_failed",
-                device=inbound.device_id,
-                cid=inbound.cid,
-                detail=inbound.message.detail,
-            )
+        elif isinstance(inbound, InboundCommandResult):
+            self.handle_command_result(inbound)
         return None
+
+    def handle_command_result(self, inbound: InboundCommandResult) -> None:
+        """A failure is logged; the result of a command the console asked for (identify, drill)
+        goes on the kiosk's timeline either way."""
+        m = inbound.message
+        kind = self._console_commands.pop(inbound.cid, None)
+        if not m.ok:
+            log.warning(
+                "command_failed", device=inbound.device_id, cid=inbound.cid, detail=m.detail
+            )
+        if kind is None and m.ok:
+            return
+        with self.engine.begin() as conn:
+            device_events.record(
+                conn,
+                inbound.device_id,
+                m.ts,
+                "command_done" if m.ok else "command_failed",
+                inbound.device_id,
+                {"type": kind, "cid": inbound.cid, "detail": m.detail},
+            )
 
     # -- alerts ---------------------------------------------------------------------------
 
@@ -301,6 +350,8 @@ class FleetManager:
             )
             return None
         self.counters.inc("incidents_opened")
+        if arrived is not None and published_at is not None:
+            self.alert_latency.observe(published_at - arrived)
         log.info(
             "incident_opened",
             incident_id=incident_id,
@@ -339,57 +390,140 @@ class FleetManager:
             incident_id=incident_id,
         )
         incident_store.insert_incident(conn, record, timeline)
+        device_events.record(
+            conn,
+            inbound.device_id,
+            now,
+            "alert",
+            inbound.device_id,
+            {
+                "incident_id": incident_id,
+                "kind": msg.kind,
+                "drill": msg.drill,
+                "source": msg.source,
+            },
+        )
 
     # -- responders -----------------------------------------------------------------------
 
     def handle_responder_action(self, inbound: InboundResponderAction) -> None:
         action = inbound.message
+        self.apply_responder_action(
+            inbound.incident_id,
+            action.action,
+            action.responder,
+            note=action.note,
+            sent_at=action.ts,
+            region=inbound.region,
+        )
+
+    def apply_responder_action(
+        self,
+        incident_id: str,
+        action: ResponderActionKind,
+        responder: str,
+        *,
+        note: str | None,
+        sent_at: float,
+        region: str | None,
+    ) -> tuple[bool, str]:
+        """Acknowledge, resolve or annotate an incident, from a responder (over MQTT, checked
+        against the region it came from) or from the console (``region`` None). Returns
+        (refused, outcome); the update is published to the region's responders."""
         for _ in range(MAX_VERSION_RETRIES):
             now = self.clock()
             with self.engine.begin() as conn:
-                record = incident_store.get_incident(conn, inbound.incident_id)
-                if record is None or record.region != inbound.region:
+                record = incident_store.get_incident(conn, incident_id)
+                if record is None or (region is not None and record.region != region):
                     self.counters.inc("responder_actions_rejected")
                     log.warning(
                         "responder_action_rejected",
-                        incident_id=inbound.incident_id,
-                        region=inbound.region,
+                        incident_id=incident_id,
+                        region=region,
                         error="no such incident in this region",
                     )
-                    return
-                if action.action == "note" and is_repeated_note(
-                    incident_store.timeline(conn, record.incident_id),
-                    action.responder,
-                    action.note,
-                    action.ts,
+                    return True, "no such incident"
+                if action == "note" and is_repeated_note(
+                    incident_store.timeline(conn, record.incident_id), responder, note, sent_at
                 ):
-                    return
+                    return False, "note already recorded"
                 try:
                     transition = on_responder_action(
-                        record.status, action.action, action.responder, now, action.note, action.ts
+                        record.status, action, responder, now, note, sent_at
                     )
                 except ActionRefused as exc:
                     self.counters.inc("responder_actions_rejected")
                     log.warning(
                         "responder_action_rejected", incident_id=record.incident_id, error=str(exc)
                     )
-                    return
+                    return True, str(exc)
                 if transition is None:
-                    return
+                    return False, f"already {record.status.state}"
                 updated = incident_store.update_status(
                     conn, record, transition.status, transition.timeline, now
                 )
             if updated is not None:
-                self.counters.inc(f"responder_{action.action}")
+                self.counters.inc(f"responder_{action}")
                 log.info(
-                    "incident_" + action.action,
+                    "incident_" + action,
                     incident_id=updated.incident_id,
-                    responder=action.responder,
+                    responder=responder,
                     state=updated.status.state,
                 )
                 self.publish_incident(updated)
-                return
-        log.error("responder_action_conflict", incident_id=inbound.incident_id)
+                return False, updated.status.state
+        log.error("responder_action_conflict", incident_id=incident_id)
+        return True, "the incident kept changing; try again"
+
+    # -- the console ----------------------------------------------------------------------
+
+    def _apply_console_requests(self, now: float) -> None:
+        """Apply what the console and the API asked for (see ``store.console_requests``)."""
+        claimed = console_requests.claim_queued(
+            self.engine, self.config.identity, now, stale_before=now - CONSOLE_CLAIM_STALE_S
+        )
+        for request in claimed:
+            refused, outcome = self._apply_console_request(request)
+            with self.engine.begin() as conn:
+                console_requests.finish(
+                    conn, request.request_id, refused=refused, outcome=outcome, now=self.clock()
+                )
+            self.counters.inc("console_requests_" + ("refused" if refused else "done"))
+            log.info(
+                "console_request_applied",
+                request_id=request.request_id,
+                kind=request.kind,
+                actor=request.actor,
+                refused=refused,
+            )
+
+    def _apply_console_request(self, request: ConsoleRequest) -> tuple[bool, str]:
+        if request.kind in INCIDENT_REQUESTS:
+            action = RESPONDER_ACTIONS[request.kind]
+            return self.apply_responder_action(
+                request.target,
+                action,
+                request.actor,
+                note=request.note,
+                sent_at=request.created_at,
+                region=None,
+            )
+        with self.engine.connect() as conn:
+            row = fleet_state.device_row(conn, request.target)
+        if row is None or row.lifecycle != "active":
+            return True, "no such active kiosk"
+        cid = self.send_command(request.target, request.kind, {"requested_by": request.actor})
+        self._console_commands[cid] = request.kind
+        with self.engine.begin() as conn:
+            device_events.record(
+                conn,
+                request.target,
+                self.clock(),
+                "command_sent",
+                request.actor,
+                {"type": request.kind, "cid": cid},
+            )
+        return False, "sent" if row.online else "sent (the kiosk is offline: it gets it on return)"
 
     # -- escalation -----------------------------------------------------------------------
 
@@ -436,6 +570,15 @@ class FleetManager:
                 m.content,
                 m.location,
             )
+            if applied:
+                device_events.record(
+                    conn,
+                    inbound.device_id,
+                    m.ts or self.clock(),
+                    "online" if online else "offline",
+                    inbound.device_id,
+                    {"app": m.app, "content": m.content} if online else {},
+                )
         if applied:
             log.info("kiosk_online" if online else "kiosk_offline", device=inbound.device_id)
 
@@ -502,6 +645,16 @@ class FleetManager:
             for ignored in rollout_service.record_reports(self.engine, reports, now):
                 if ignored is not None:
                     self.counters.inc(f"rollout_reports_ignored.{ignored}")
+            with self.engine.begin() as conn:
+                for report in reports:
+                    device_events.record(
+                        conn,
+                        report.device_id,
+                        report.at,
+                        report.event,
+                        report.device_id,
+                        report.detail,
+                    )
         for row in rollout_service.tick(self.engine, now):
             nudge = rollout_service.nudge_for(row, now)
             key = (nudge.rollout_id, nudge.version, nudge.cutoff, row.rollout.state)
@@ -537,6 +690,75 @@ class FleetManager:
             response = self.enrolment.renew(inbound.device_id, request)
         self.link.publish(topics.device_cert_issued(inbound.device_id), response.to_bytes(), qos=1)
 
+    def _save_metrics(self, now: float) -> None:
+        """This instance's counters and latency histogram, for the API's /metrics."""
+        with self.engine.begin() as conn:
+            metric_snapshots.save(
+                conn,
+                self.config.identity,
+                now,
+                self.counters.snapshot(),
+                {"alert_ingest_seconds": self.alert_latency.snapshot()},
+            )
+
+    def _supervise(self, now: float) -> None:
+        """Open a ``supervision`` incident for each kiosk needing attention (once per episode,
+        whichever instance gets there first)."""
+        with self.engine.connect() as conn:
+            found = findings(
+                supervision_queries.kiosk_health(conn),
+                supervision_queries.channel_states(conn),
+                self.config.supervision.rules(),
+                now,
+            )
+        for finding in found:
+            self._open_supervision_incident(finding, now)
+
+    def _open_supervision_incident(self, finding: Finding, now: float) -> None:
+        try:
+            with self.engine.begin() as conn:
+                if incident_store.find_alert_incident(conn, finding.alert_id) is not None:
+                    return
+                placement = registry.placement(conn, finding.device_id)
+                record, timeline = decide_supervision_incident(
+                    finding=finding,
+                    placement=placement,
+                    policy=self.policy,
+                    default_region=self.config.default_region,
+                    now=now,
+                )
+                incident_store.insert_alert(
+                    conn,
+                    alert_id=finding.alert_id,
+                    device_id=finding.device_id,
+                    kind="supervision",
+                    source="supervision",
+                    reported_location=record.location_id,
+                    alert_ts=finding.since,
+                    received_at=now,
+                    incident_id=record.incident_id,
+                )
+                incident_store.insert_incident(conn, record, timeline)
+                device_events.record(
+                    conn,
+                    finding.device_id,
+                    now,
+                    "supervision",
+                    "system",
+                    {**finding.detail(), "incident_id": record.incident_id},
+                )
+        except sa.exc.IntegrityError:
+            return  # another instance opened it first
+        self.counters.inc("supervision_incidents")
+        log.warning(
+            "supervision_incident",
+            incident_id=record.incident_id,
+            device=finding.device_id,
+            reason=finding.reason,
+            team=record.status.escalation.team,
+        )
+        self.publish_incident(record)
+
     def publish_incident(self, record: IncidentRecord) -> None:
         message = incident_message(record)
         topic = topics.responder_incident(record.region, record.incident_id)
@@ -544,7 +766,7 @@ class FleetManager:
             # Republished on reconnect (see _republish_recent); the store has it.
             log.warning("incident_publish_deferred", incident_id=record.incident_id)
 
-    def send_command(self, device_id: str, kind: str, body: dict[str, object]) -> None:
+    def send_command(self, device_id: str, kind: str, body: dict[str, object]) -> str:
         now = self.clock()
         command = Command(
             cid=uuid.uuid4().hex[:20],
@@ -560,6 +782,7 @@ class FleetManager:
             qos=1,
             message_expiry_s=self.config.command_ttl_s,
         )
+        return command.cid
 
     def _republish_recent(self) -> None:
         """After (re)connecting, publish the state of open and recently changed incidents, in

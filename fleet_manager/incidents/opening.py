@@ -1,12 +1,52 @@
-"""Deciding a new incident from an alert (pure): where, which route, which team first."""
+"""Deciding a new incident (pure): where, which route, which team first.
+
+Help, drill and tamper alerts come from kiosks; supervision findings (a kiosk offline too long,
+stale content) come from the fleet manager itself. Both open incidents the same way.
+"""
 
 from __future__ import annotations
 
 from fleet_manager.incidents.lifecycle import TimelineEntry, open_incident
+from fleet_manager.incidents.view import incident_id_for_alert
 from fleet_manager.routing.policy import IncidentFacts, RoutingPolicy, route_incident
 from fleet_manager.store.incident_store import IncidentRecord
 from fleet_manager.store.registry import DevicePlacement
+from fleet_manager.supervision.findings import Finding
 from protocol.messages import AlertMessage
+
+
+def _opened(
+    *,
+    facts: IncidentFacts,
+    alert_id: str,
+    alert_ts: float,
+    location_name: str | None,
+    device_id: str,
+    policy: RoutingPolicy,
+    incident_id: str,
+    now: float,
+) -> tuple[IncidentRecord, tuple[TimelineEntry, ...]]:
+    route = route_incident(policy, facts)
+    transition = open_incident(route.chain, route.name, device_id, now)
+    record = IncidentRecord(
+        incident_id=incident_id,
+        alert_id=alert_id,
+        version=1,
+        kind=facts.kind,
+        drill=facts.drill,
+        region=facts.region,
+        facility_id=facts.facility,
+        location_id=facts.location,
+        location_name=location_name,
+        device_id=device_id,
+        alert_ts=alert_ts,
+        opened_at=now,
+        updated_at=now,
+        route=route.name,
+        chain=route.chain,
+        status=transition.status,
+    )
+    return record, transition.timeline
 
 
 def decide_new_incident(
@@ -38,24 +78,44 @@ def decide_new_incident(
     facts = IncidentFacts(
         kind=alert.kind, region=region, facility=facility, location=location, drill=alert.drill
     )
-    route = route_incident(policy, facts)
-    transition = open_incident(route.chain, route.name, device_id, now)
-    record = IncidentRecord(
-        incident_id=incident_id,
+    record, timeline = _opened(
+        facts=facts,
         alert_id=str(alert.alert_id),
-        version=1,
-        kind=alert.kind,
-        drill=alert.drill,
-        region=region,
-        facility_id=facility,
-        location_id=location,
+        alert_ts=alert.ts,
         location_name=location_name,
         device_id=device_id,
-        alert_ts=alert.ts,
-        opened_at=now,
-        updated_at=now,
-        route=route.name,
-        chain=route.chain,
-        status=transition.status,
+        policy=policy,
+        incident_id=incident_id,
+        now=now,
     )
-    return record, (*transition.timeline, *notes)
+    return record, (*timeline, *notes)
+
+
+def decide_supervision_incident(
+    *,
+    finding: Finding,
+    placement: DevicePlacement | None,
+    policy: RoutingPolicy,
+    default_region: str,
+    now: float,
+) -> tuple[IncidentRecord, tuple[TimelineEntry, ...]]:
+    """The incident of kind ``supervision`` a finding opens; the first entry says why."""
+    if placement is None:
+        region, facility, location, name = default_region, None, "unplaced", None
+    else:
+        region, facility = placement.region, placement.facility_id
+        location, name = placement.location_id, placement.location_name
+    facts = IncidentFacts(
+        kind="supervision", region=region, facility=facility, location=location, drill=False
+    )
+    record, timeline = _opened(
+        facts=facts,
+        alert_id=finding.alert_id,
+        alert_ts=finding.since,
+        location_name=name,
+        device_id=finding.device_id,
+        policy=policy,
+        incident_id=incident_id_for_alert(finding.alert_id),
+        now=now,
+    )
+    return record, (TimelineEntry(now, "supervision", "system", finding.detail()), *timeline)
