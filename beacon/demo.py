@@ -66,7 +66,9 @@ def run_demo(
             watcher.start()
             watchers.append(watcher)
         admin = _first_admin(layout)
-        connection = layout.write_connection_file(admin=admin)
+        connection = layout.write_connection_file(
+            console_url=f"{layout.api_url}/console/", admin=admin
+        )
         first = next(iter(layout.kiosk_dirs))
         say(f"ready. fleet broker {HOST}:{layout.fleet_port}; connection details in {connection}")
         for region, port in layout.responder_ports.items():
@@ -85,6 +87,7 @@ def run_demo(
         )
         if screen:
             say(f"  {screen} shows its screen in a window (staff PIN {DEMO_STAFF_PIN})")
+        say(f"  console:      {layout.api_url}/console/ (the fleet CA signs its certificate)")
         if admin is not None:
             say(f"  console account: {admin[0]} / {admin[1]} (also in {connection})")
         say("Ctrl-C stops everything.")

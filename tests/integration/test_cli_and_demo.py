@@ -71,6 +71,8 @@ def test_demo_runs_presses_help_and_stops_cleanly(tmp_path: Path) -> None:
     assert set(info["brokers"]["responders"]) == {"north", "south"}
     assert info["admin"]["username"] == "admin" and len(info["admin"]["password"]) >= 12
     assert (base / "connection.json").stat().st_mode & 0o777 == 0o600
+    assert info["console_url"].startswith("https://127.0.0.1:")
+    assert info["console_url"].endswith("/console/")
 
 
 def test_ctrl_c_stops_the_demo_and_every_child(tmp_path: Path) -> None:
