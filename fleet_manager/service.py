@@ -58,6 +58,7 @@ from fleet_manager.routing.policy import RoutingPolicy, load_policy
 from fleet_manager.store import (
     console_requests,
     device_events,
+    engagement,
     fleet_state,
     incident_store,
     metric_snapshots,
@@ -390,6 +391,9 @@ class FleetManager:
             incident_id=incident_id,
         )
         incident_store.insert_incident(conn, record, timeline)
+        if msg.kind == "help" and not msg.drill:
+            # Aggregate only: a count per location and day (a kiosk press has no language).
+            engagement.count(conn, engagement.day_of(now), record.location_id, "help", None)
         device_events.record(
             conn,
             inbound.device_id,

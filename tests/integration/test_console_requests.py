@@ -15,7 +15,7 @@ import yaml
 
 from fleet_manager.store import console_requests, device_events
 from fleet_manager.store.console_requests import ConsoleRequest, RequestKind
-from fleet_manager.store.schema import metric_snapshots
+from fleet_manager.store.schema import engagement_daily, metric_snapshots
 from tests.support.live import LiveSystem
 from tests.support.waiting import wait_until
 
@@ -64,8 +64,16 @@ def test_an_acknowledgement_from_the_console_reaches_the_responders(
     assert again.state == "refused"
     assert "already resolved" in (again.outcome or "")
     assert shared_live.timeline(opened.incident_id)[-2:] == ["acknowledged", "resolved"]
-    # The kiosk's timeline has the alert; the latency histogram counted it.
+    # The kiosk's timeline has the alert; engagement counted the press (aggregate only); the
+    # latency histogram counted it.
     assert "alert" in events(shared_live, "kiosk-a1")
+    with shared_live.engine.connect() as conn:
+        presses = conn.execute(
+            sa.select(engagement_daily.c.count).where(
+                engagement_daily.c.location_id == "a-waiting", engagement_daily.c.kind == "help"
+            )
+        ).scalar()
+    assert presses is not None and presses >= 1
 
     def counted() -> bool:
         with shared_live.engine.connect() as conn:
