@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,8 +30,8 @@ def safe_cell(value: Cell) -> str | int | float:
     return value
 
 
-def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Iterable[str]:
-    """The header line, then one line per row (each ending in CRLF, as RFC 4180 says)."""
+def csv_lines(header: Sequence[str] | None, rows: Iterable[Sequence[Cell]]) -> Iterator[str]:
+    """The header line (unless None), then one line per row (each ending in CRLF, RFC 4180)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -41,7 +41,8 @@ def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Iterable
         writer.writerow([safe_cell(c) for c in cells])
         return buffer.getvalue()
 
-    yield line(list(header))
+    if header is not None:
+        yield line(list(header))
     for row in rows:
         yield line(row)
 
