@@ -12,6 +12,7 @@ from fleet_manager.accounts.policy import Principal
 from fleet_manager.accounts.sessions import (
     Session,
     SessionPolicy,
+    needs_touch,
     open_session,
     session_id_hash,
     session_state,
@@ -63,7 +64,7 @@ def resume_session(
     if session_state(session, now, policy) != "active" or user is None or user.disabled:
         conn.execute(console_sessions.delete().where(console_sessions.c.id_hash == id_hash))
         return None
-    if not activity:
+    if not activity or not needs_touch(session, now):
         return session, user.principal
     session = touch(session, now)
     conn.execute(

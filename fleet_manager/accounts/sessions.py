@@ -103,6 +103,17 @@ def session_state(session: Session, now: float, policy: SessionPolicy) -> Sessio
     return "active"
 
 
+# A session's "last seen" is written at most this often: every request writing (and syncing)
+# the database would cost more than the page itself. The idle timeout may so run up to this
+# much early, never late.
+TOUCH_GRANULARITY_S = 15.0
+
+
+def needs_touch(session: Session, now: float) -> bool:
+    """Whether a request at ``now`` should be written as the session's last activity."""
+    return now - session.last_seen_at >= TOUCH_GRANULARITY_S
+
+
 def touch(session: Session, now: float) -> Session:
     """The session after a request at ``now`` (last seen never moves backwards)."""
     return replace(session, last_seen_at=max(session.last_seen_at, now))

@@ -14,6 +14,7 @@ from fleet_manager.accounts.sessions import (
     cookie_attributes,
     csrf_ok,
     csrf_required,
+    needs_touch,
     open_session,
     session_id_hash,
     session_state,
@@ -124,3 +125,14 @@ def test_cookie_attributes_are_host_prefixed_secure_httponly_strict() -> None:
     assert "domain" not in attributes  # a __Host- cookie must not name a domain
     cleared = cleared_cookie_attributes()
     assert {k: attributes[k] for k in cleared} == cleared
+
+
+@pytest.mark.parametrize(
+    ("since_last_seen", "written"),
+    [(0.0, False), (5.0, False), (14.9, False), (15.0, True), (600.0, True)],
+)
+def test_last_activity_is_written_at_most_every_15_seconds(
+    since_last_seen: float, written: bool
+) -> None:
+    session = _session(T0)
+    assert needs_touch(session, T0 + since_last_seen) is written
