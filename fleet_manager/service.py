@@ -54,7 +54,8 @@ from fleet_manager.ingest import (
 )
 from fleet_manager.metrics import Counters, Histogram
 from fleet_manager.rollouts import service as rollout_service
-from fleet_manager.routing.policy import RoutingPolicy, load_policy
+from fleet_manager.routing import policy_store
+from fleet_manager.routing.policy import PolicyError, RoutingPolicy, load_policy
 from fleet_manager.store import (
     console_requests,
     device_events,
@@ -119,6 +120,9 @@ class FleetManager:
         self._signing_key = load_signing_key(config.command_signing_key)
         self.engine = open_engine(config.database_url)
         migrate(self.engine)
+        # A policy saved from the console (a newer version in the store) wins over the file.
+        self._policy_version = 0
+        self._reload_policy()
         # Renewals need the issuing CA; without an 'enrolment' section they are refused.
         self.enrolment = (
             EnrolmentService.from_config(config, self.engine, self.counters, clock)
@@ -246,6 +250,7 @@ class FleetManager:
         next_supervision = self.clock() + self.config.supervision.check_interval_s
         while not self._stop.is_set():
             now = self.clock()
+            self._safe(self._reload_policy)
             self._safe(partial(self._announce_moves, now))
             self._safe(partial(self._tick_rollouts, now))
             self._safe(partial(self._save_metrics, now))
@@ -693,6 +698,30 @@ class FleetManager:
         else:
             response = self.enrolment.renew(inbound.device_id, request)
         self.link.publish(topics.device_cert_issued(inbound.device_id), response.to_bytes(), qos=1)
+
+    def _reload_policy(self) -> None:
+        """Use the routing policy version saved last from the console, once it appears. It was
+        validated before it was saved; one that still fails to load is refused and counted,
+        and the policy in force stays (alerts must keep reaching someone)."""
+        with self.engine.connect() as conn:
+            version = policy_store.current_version(conn)
+            if version == self._policy_version:
+                return
+            stored = policy_store.current(conn, self.config.routing_policy)
+        self._policy_version = version
+        try:
+            policy = load_policy(stored.policy_yaml, f"routing policy version {stored.version}")
+        except PolicyError as exc:
+            self.counters.inc("routing_policy_refused")
+            log.error("routing_policy_refused", version=stored.version, error=str(exc))
+            return
+        self.policy = policy
+        log.info(
+            "routing_policy_loaded",
+            version=stored.version,
+            saved_by=stored.saved_by,
+            routes=len(policy.routes),
+        )
 
     def _save_metrics(self, now: float) -> None:
         """This instance's counters and latency histogram, for the API's /metrics."""

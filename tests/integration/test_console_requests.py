@@ -13,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from fleet_manager.routing import policy_store
 from fleet_manager.store import console_requests, device_events
 from fleet_manager.store.console_requests import ConsoleRequest, RequestKind
 from fleet_manager.store.schema import engagement_daily, metric_snapshots
-from tests.support.live import LiveSystem
+from tests.support.live import TEST_POLICY, LiveSystem
 from tests.support.waiting import wait_until
 
 
@@ -105,6 +106,22 @@ def test_identify_and_drill_reach_the_kiosk(shared_live: LiveSystem) -> None:
         lambda i: i.device_id == "kiosk-b1" and i.drill
     )
     assert incident.kind == "drill"
+
+
+def test_a_policy_saved_from_the_console_is_in_force_within_seconds(
+    shared_live: LiveSystem,
+) -> None:
+    edited = TEST_POLICY.replace(
+        "  - name: catch-all",
+        "  - name: west-help\n    match: {region: west, kind: [help]}\n"
+        "    chain:\n      steps: [{team: west-night-desk, wait_s: 60}]\n  - name: catch-all",
+    )
+    with shared_live.engine.begin() as conn:
+        assert policy_store.save(conn, edited, 0, "user:olga", time.time()).version == 1
+    shared_live.running.fleet_managers[0].wait_for_log("routing_policy_loaded", timeout=10)
+    alert_id = shared_live.running.press_help("kiosk-b1")
+    incident = shared_live.recorders["west"].wait_for_alert(alert_id)
+    assert (incident.route, incident.escalation.team) == ("west-help", "west-night-desk")
 
 
 @pytest.fixture
