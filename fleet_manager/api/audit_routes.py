@@ -49,9 +49,14 @@ CSV_HEADER = (
 )
 MAX_TIME = 1e11  # epoch seconds; year 5138
 
-ActionQ = Annotated[str | None, Query(max_length=64, description="exact, or a prefix with *")]
-ActorQ = Annotated[str | None, Query(max_length=64, description="e.g. user:olga")]
-SubjectQ = Annotated[str | None, Query(max_length=128)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL)
+ActionQ = Annotated[
+    str | None, Query(max_length=64, pattern=PRINTABLE, description="exact, or a prefix with *")
+]
+ActorQ = Annotated[
+    str | None, Query(max_length=64, pattern=PRINTABLE, description="e.g. user:olga")
+]
+SubjectQ = Annotated[str | None, Query(max_length=128, pattern=PRINTABLE)]
 SinceQ = Annotated[float | None, Query(ge=0, le=MAX_TIME, description="epoch s, inclusive")]
 UntilQ = Annotated[float | None, Query(ge=0, le=MAX_TIME, description="epoch s, exclusive")]
 

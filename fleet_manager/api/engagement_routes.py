@@ -43,7 +43,8 @@ CSV_HEADER = (
 )
 
 Day = Annotated[str | None, Query(max_length=10, description="UTC day, YYYY-MM-DD")]
-FacilityId = Annotated[str | None, Query(min_length=1, max_length=64)]
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+FacilityId = Annotated[str | None, Query(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 class RowOut(BaseModel):

@@ -13,6 +13,7 @@ the same rules as a user's. Creation and revocation are audited by the token sto
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from fleet_manager.accounts import token_store
 from fleet_manager.accounts.policy import Grant, GrantError, Principal, Role
 from fleet_manager.accounts.store import AccountError
 from fleet_manager.api.context import AppContext
+from fleet_manager.api.engagement_routes import ID_PATTERN
 from fleet_manager.api.guard import not_found, refusal
 from fleet_manager.store.schema import facilities
 from protocol.enrolment import Refusal
@@ -34,24 +36,27 @@ log = get_logger("fleet_manager.api")
 PATH = "/api/v1/tokens"
 MAX_TTL_S = 3650 * 86400.0
 MAX_GRANTS = 50
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters (PostgreSQL refuses NUL)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class GrantModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     role: Role
-    facility_id: str | None = Field(default=None, min_length=1, max_length=64)
-    region: str | None = Field(default=None, min_length=1, max_length=64)
+    facility_id: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
+    region: str | None = Field(default=None, max_length=64, pattern=ID_PATTERN)
 
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1, max_length=token_store.NAME_MAX)
+    name: str = Field(min_length=1, max_length=token_store.NAME_MAX, pattern=PRINTABLE)
     grants: list[GrantModel] = Field(min_length=1, max_length=MAX_GRANTS)
     ttl_s: float | None = Field(default=None, gt=0, le=MAX_TTL_S, description="seconds")
     owner: str | None = Field(
         default=None,
         min_length=1,
         max_length=64,
+        pattern=PRINTABLE,
         description="a user the token acts for: it never holds more than they still do",
     )
 
@@ -124,6 +129,9 @@ def create_token(
     owner: str | None,
 ) -> tuple[str, token_store.ApiToken] | str:
     """Make a token for ``who`` (API and console alike): its secret and record, or why not."""
+    texts = [name, owner or "", *(f or "" for _, f, _ in wanted), *(r or "" for _, _, r in wanted)]
+    if any(CONTROL.search(t) for t in texts):
+        return "names and ids must not contain control characters"
     try:
         grants = [Grant(role, facility, region) for role, facility, region in wanted]  # type: ignore[arg-type]
     except GrantError as exc:

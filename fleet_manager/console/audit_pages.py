@@ -7,6 +7,7 @@ redirect after the POST names its seq), so a crafted link cannot show a made-up 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -22,6 +23,7 @@ from transport.log import get_logger
 log = get_logger("fleet_manager.console")
 
 PAGE_SIZE = 100
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Text = Annotated[str, Query(max_length=128)]
 
 
@@ -59,15 +61,18 @@ def router(ctx: AppContext) -> APIRouter:
             "page_size": PAGE_SIZE,
         }
         try:
+            if any(CONTROL.search(v) for v in shown.values()):
+                raise ValueError("Filters must not contain control characters.")
             start = day_start(since)
             end = day_start(until)
-        except ValueError:
+        except ValueError as exc:
             ctx.counters.inc("console_bad_requests")
+            message = str(exc) if "control" in str(exc) else "Give days as YYYY-MM-DD."
             return console.render(
                 request,
                 "audit.html",
                 viewer,
-                {**context, "error": "Give days as YYYY-MM-DD.", "entries": [], "total": 0},
+                {**context, "error": message, "entries": [], "total": 0},
                 status=400,
             )
         where = AuditFilter(

@@ -7,6 +7,7 @@ facilities' locations only; another facility answers 404.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
@@ -17,12 +18,14 @@ from markupsafe import Markup
 
 from fleet_manager.accounts.policy import Resource
 from fleet_manager.api.context import AppContext
+from fleet_manager.api.engagement_routes import ID_PATTERN
 from fleet_manager.console.charts import Series, stacked_bars
 from fleet_manager.console.web import PageRefused
 from fleet_manager.store import engagement
 from fleet_manager.store.registry import get_facility, list_facilities
 
 Text = Annotated[str, Query(max_length=64)]
+ID = re.compile(ID_PATTERN)
 
 
 def daily_chart(summary: engagement.Summary, days: engagement.DayRange) -> Markup:
@@ -53,7 +56,7 @@ def router(ctx: AppContext) -> APIRouter:
         scope = ctx.guard.scope(viewer.principal, "engagement.view")
         with ctx.engine.connect() as conn:
             choices = [f for f in list_facilities(conn) if scope.includes(f.facility_id, f.region)]
-            chosen = get_facility(conn, facility) if facility else None
+            chosen = get_facility(conn, facility) if ID.fullmatch(facility) else None
         if facility:
             if chosen is None:
                 raise PageRefused(404, "Not found.")

@@ -76,6 +76,8 @@ def test_lists_newest_first_with_filters_and_paging(app: ConsoleApp) -> None:
     assert client.get("/api/v1/audit?subject=thing-3").json()["entries"][0]["detail"] == {"i": 3}
     assert client.get("/api/v1/audit?limit=0").status_code == 400
     assert client.get("/api/v1/audit?limit=501").status_code == 400
+    assert client.get("/api/v1/audit?actor=user%00olga").status_code == 400
+    assert client.get("/api/v1/audit?since=nan").status_code == 400
 
 
 @pytest.mark.parametrize(

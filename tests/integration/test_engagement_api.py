@@ -104,6 +104,8 @@ def test_responders_are_refused(app: ConsoleApp, path: str) -> None:
         "since=yesterday",
         f"since={D1}&until={D0}",
         "since=2020-01-01&until=2022-01-01",
+        "facility=clinic-a%00",
+        "facility=",
     ],
 )
 def test_bad_ranges_are_refused_with_a_reason(app: ConsoleApp, query: str) -> None:

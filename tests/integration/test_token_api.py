@@ -116,6 +116,8 @@ def test_bad_grants_are_refused(
         {"name": "x", "grants": [{"role": "king"}]},
         {"name": "x", "grants": [{"role": "ops"}], "ttl_s": 0},
         {"name": "x", "grants": [{"role": "ops"}], "extra": 1},
+        {"name": "line\nbreak", "grants": [{"role": "ops"}]},
+        {"name": "x", "grants": [{"role": "facility_admin", "facility_id": "Clinic A"}]},
     ],
 )
 def test_malformed_requests_are_400(app: ConsoleApp, body: dict[str, object]) -> None:
@@ -214,6 +216,7 @@ def test_the_page_makes_shows_once_and_revokes(app: ConsoleApp) -> None:
         ({"name": "", "role": "ops"}, "needs a name"),
         ({"name": "x", "role": "ops", "ttl": "soon"}, "not a number with a unit"),
         ({"name": "x", "role": "ops", "ttl": "0"}, "above 0"),
+        ({"name": "a\x00b", "role": "ops"}, "control characters"),
     ],
 )
 def test_the_page_explains_what_is_wrong(
