@@ -42,6 +42,8 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": Refusal},
     403: {"model": Refusal},
 }
+# A body over the app's limit (64 KiB) is refused before it reaches a route.
+_WITH_BODY: dict[int | str, dict[str, Any]] = {**_REFUSALS, 413: {"model": Refusal}}
 
 
 # -- models ---------------------------------------------------------------------------------
@@ -312,7 +314,7 @@ def router(ctx: AppContext) -> APIRouter:
     @api.put(
         "",
         response_model=StoredPolicyView,
-        responses={**_REFUSALS, 409: {"model": Refusal}, 422: {"model": Refusal}},
+        responses={**_WITH_BODY, 409: {"model": Refusal}, 422: {"model": Refusal}},
     )
     def save_policy(body: PolicySave, who: Principal | None = guard.caller) -> Any:
         """Save a new version, edited from ``base_version`` (validated first; nothing is
@@ -333,7 +335,7 @@ def router(ctx: AppContext) -> APIRouter:
             return refusal(409, "conflict", str(exc))
         return stored_view(stored)
 
-    @api.post("/validate", response_model=Validation, responses=_REFUSALS)
+    @api.post("/validate", response_model=Validation, responses=_WITH_BODY)
     def validate(body: PolicyText, who: Principal | None = guard.caller) -> Any:
         """Whether the text is a usable policy, and if not what is wrong where."""
         if (refused := guard.refuse_anywhere(who, "routing.view")) is not None:
@@ -344,7 +346,7 @@ def router(ctx: AppContext) -> APIRouter:
     @api.post(
         "/preview",
         response_model=PreviewView,
-        responses={**_REFUSALS, 404: {"model": Refusal}, 422: {"model": Refusal}},
+        responses={**_WITH_BODY, 404: {"model": Refusal}, 422: {"model": Refusal}},
     )
     def preview_alert(body: PreviewRequest, who: Principal | None = guard.caller) -> Any:
         """What an alert of ``kind`` from this kiosk or location would do: the route and the
