@@ -31,12 +31,14 @@ from fleet_manager.routing.preview import Place, PreviewKind, describe_match, pr
 from fleet_manager.store import registry
 from fleet_manager.store.schema import devices, facilities, locations
 from protocol.enrolment import Refusal
+from protocol.identities import is_valid_segment
 from transport.log import get_logger
 
 log = get_logger("fleet_manager.api")
 
 PREFIX = "/api/v1/routing"
 MAX_ID = 64
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # as protocol.identities: nothing else is an id
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"model": Refusal},
     401: {"model": Refusal},
@@ -97,8 +99,8 @@ class Validation(BaseModel):
 
 class PreviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    device_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID)
-    location_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID)
+    device_id: str | None = Field(default=None, max_length=MAX_ID, pattern=ID_PATTERN)
+    location_id: str | None = Field(default=None, max_length=MAX_ID, pattern=ID_PATTERN)
     kind: PreviewKind
     policy_yaml: str | None = Field(default=None, max_length=policy_store.MAX_POLICY_CHARS)
 
@@ -209,6 +211,8 @@ class Located(BaseModel):
 
 def locate(conn: sa.Connection, device_id: str | None, location_id: str | None) -> Located | None:
     """Where a registered kiosk (or a location) is, or None if there is no such thing."""
+    if not all(is_valid_segment(v) for v in (device_id, location_id) if v is not None):
+        return None  # not an id at all (and never sent to the database)
     if device_id is not None:
         found = registry.placement(conn, device_id)
         if found is None:

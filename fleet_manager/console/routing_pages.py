@@ -95,7 +95,7 @@ def router(ctx: AppContext) -> APIRouter:
         if kind not in PREVIEW_KINDS:
             return None, f"unknown kind {kind[:20]!r}: choose one of {', '.join(PREVIEW_KINDS)}"
         with ctx.engine.connect() as conn:
-            where = shared.locate(conn, device_id[: shared.MAX_ID], None)
+            where = shared.locate(conn, device_id, None)
         if where is None:
             raise PageRefused(404, "No such kiosk.")
         console.require(viewer, "routing.view", where.resource)

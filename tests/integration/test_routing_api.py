@@ -232,6 +232,8 @@ def test_preview_of_a_draft(shared: ConsoleApp) -> None:
         {"device_id": "kiosk-a1", "location_id": "a-waiting", "kind": "help"},
         {"device_id": "kiosk-a1", "kind": "panic"},
         {"device_id": "k" * 65, "kind": "help"},
+        {"device_id": "kiosk-a1\u0000", "kind": "help"},
+        {"location_id": "", "kind": "help"},
     ],
 )
 def test_malformed_previews_are_400(shared: ConsoleApp, body: dict[str, str]) -> None:

@@ -77,6 +77,7 @@ def test_a_responder_sees_the_policy_and_previews_kiosks_of_her_region(app: Cons
     # Another region's kiosk is "not found", like one that does not exist.
     assert client.get("/console/routing?device_id=kiosk-b1&kind=help").status_code == 404
     assert client.get("/console/routing?device_id=kiosk-zz&kind=help").status_code == 404
+    assert client.get("/console/routing?device_id=kiosk-a1%00&kind=help").status_code == 404
     # She may not edit, even with the right CSRF token.
     assert post(client, csrf, op="save", base_version="0", policy_yaml=EDITED)[0] == 403
     assert version(app) == 0
