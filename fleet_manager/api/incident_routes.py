@@ -200,7 +200,7 @@ def router(ctx: AppContext) -> APIRouter:
         facility: str | None = Query(default=None, max_length=64),
         since: float | None = Query(default=None, ge=0, le=1e11),
         limit: int = Query(default=incident_views.DEFAULT_LIMIT, ge=1, le=incident_views.MAX_LIMIT),
-        offset: int = Query(default=0, ge=0, le=incident_views.COUNT_CAP),
+        offset: int = Query(default=0, ge=0, le=incident_views.MAX_OFFSET),
         who: Principal | None = guard.caller,
     ) -> Any:
         """Incidents of the caller's regions (and facilities), newest first."""

@@ -65,7 +65,7 @@ def incident_filter(params: Mapping[str, str]) -> IncidentFilter:
         region=_text(params, "region"),
         facility=_text(params, "facility"),
         limit=PAGE_SIZE,
-        offset=min(int(offset), incident_views.COUNT_CAP) if offset.isdigit() else 0,
+        offset=min(int(offset), incident_views.MAX_OFFSET) if offset.isdigit() else 0,
     )
 
 
@@ -104,7 +104,8 @@ def router(ctx: AppContext) -> APIRouter:
             total, capped, rows = incident_views.list_incidents(conn, scope, wanted)
         offset = wanted.offset
         previous = max(0, offset - PAGE_SIZE) if offset > 0 else None
-        following = offset + PAGE_SIZE if offset + PAGE_SIZE < total else None
+        more = capped or offset + PAGE_SIZE < total
+        following = offset + PAGE_SIZE if more and len(rows) == PAGE_SIZE else None
         return console.render(
             request,
             "incidents.html",

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from fleet_manager.accounts.policy import QueryScope
 from fleet_manager.store.schema import devices, facilities, locations
+from fleet_manager.store.scoped import scope_condition
 
 KioskStatus = Literal["online", "offline"]
 
@@ -83,22 +84,37 @@ _COLUMNS = (
 _JOINED = devices.outerjoin(locations, devices.c.location_id == locations.c.location_id).outerjoin(
     facilities, locations.c.facility_id == facilities.c.facility_id
 )
+# Inner joins, for a query that only wants placed kiosks anyway (a scoped viewer, or a filter
+# on facility or region): the planner may then start from the facility's few locations.
+_PLACED = devices.join(locations, devices.c.location_id == locations.c.location_id).join(
+    facilities, locations.c.facility_id == facilities.c.facility_id
+)
+
+
+def _source(scope: QueryScope, f: KioskFilter) -> Any:
+    return _JOINED if scope.everything and not (f.region or f.facility) else _PLACED
 
 
 def _row(row: Any) -> KioskRow:
     return KioskRow(**row._mapping)
 
 
-def _conditions(scope: QueryScope, f: KioskFilter, *, with_status: bool = True) -> list[Any]:
-    where: list[Any] = [scope.where(facilities.c.facility_id, facilities.c.region)]
-    if f.region:
-        where.append(facilities.c.region == f.region)
-    if f.facility:
-        where.append(facilities.c.facility_id == f.facility)
+def _device_conditions(f: KioskFilter, *, with_status: bool = True) -> list[Any]:
+    where: list[Any] = []
     if with_status and f.status is not None:
         where.append(devices.c.online.is_(f.status == "online"))
     if f.lifecycle:
         where.append(devices.c.lifecycle == f.lifecycle)
+    return where
+
+
+def _conditions(scope: QueryScope, f: KioskFilter, *, with_status: bool = True) -> list[Any]:
+    where: list[Any] = [scope_condition(scope, facilities.c.facility_id, facilities.c.region)]
+    if f.region:
+        where.append(facilities.c.region == f.region)
+    if f.facility:
+        where.append(facilities.c.facility_id == f.facility)
+    where += _device_conditions(f, with_status=with_status)
     if f.q:
         where.append(
             sa.or_(
@@ -116,10 +132,15 @@ def list_kiosks(
     if scope.is_empty():
         return 0, []
     where = _conditions(scope, f)
-    total = conn.execute(sa.select(sa.func.count()).select_from(_JOINED).where(*where)).scalar()
+    source = _source(scope, f)
+    if source is _JOINED and not f.q:  # nothing needs the joins to be counted
+        counted = sa.select(sa.func.count()).select_from(devices).where(*_device_conditions(f))
+    else:
+        counted = sa.select(sa.func.count()).select_from(source).where(*where)
+    total = conn.execute(counted).scalar()
     rows = conn.execute(
         sa.select(*_COLUMNS)
-        .select_from(_JOINED)
+        .select_from(source)
         .where(*where)
         .order_by(devices.c.device_id)
         .limit(max(1, min(f.limit, MAX_LIMIT)))
@@ -133,11 +154,18 @@ def count_kiosks(conn: sa.Connection, scope: QueryScope, f: KioskFilter) -> Kios
     if scope.is_empty():
         return KioskCounts(0, 0)
     online = sa.func.coalesce(sa.func.sum(sa.case((devices.c.online.is_(True), 1), else_=0)), 0)
-    row = conn.execute(
-        sa.select(online, sa.func.count())
-        .select_from(_JOINED)
-        .where(*_conditions(scope, f, with_status=False))
-    ).one()
+    source = _source(scope, f)
+    if source is _JOINED and not f.q:
+        counted = sa.select(online, sa.func.count()).where(
+            *_device_conditions(f, with_status=False)
+        )
+    else:
+        counted = (
+            sa.select(online, sa.func.count())
+            .select_from(source)
+            .where(*_conditions(scope, f, with_status=False))
+        )
+    row = conn.execute(counted).one()
     return KioskCounts(online=int(row[0]), offline=int(row[1]) - int(row[0]))
 
 
@@ -158,7 +186,7 @@ def kiosks_changed(
         return []
     rows = conn.execute(
         sa.select(*_COLUMNS)
-        .select_from(_JOINED)
+        .select_from(_source(scope, f))
         .where(*_conditions(scope, f, with_status=False), devices.c.status_at >= since)
         .order_by(devices.c.status_at, devices.c.device_id)
         .limit(limit)
@@ -172,7 +200,7 @@ def filter_choices(conn: sa.Connection, scope: QueryScope) -> list[tuple[str, st
         return []
     rows = conn.execute(
         sa.select(facilities.c.facility_id, facilities.c.name, facilities.c.region)
-        .where(scope.where(facilities.c.facility_id, facilities.c.region))
+        .where(scope_condition(scope, facilities.c.facility_id, facilities.c.region))
         .order_by(facilities.c.region, facilities.c.facility_id)
     )
     return [(r[0], r[1], r[2]) for r in rows]

@@ -71,7 +71,19 @@ def incident(
 def insert_incident(
     engine: sa.Engine, record: IncidentRecord, timeline: list[TimelineEntry]
 ) -> None:
+    """Insert the incident with its alert row, as the fleet manager does."""
     with engine.begin() as conn:
+        incident_store.insert_alert(
+            conn,
+            alert_id=record.alert_id,
+            device_id=record.device_id,
+            kind=record.kind,
+            source="button",
+            reported_location=record.location_id,
+            alert_ts=record.alert_ts,
+            received_at=record.opened_at,
+            incident_id=record.incident_id,
+        )
         incident_store.insert_incident(conn, record, timeline)
 
 

@@ -38,7 +38,7 @@ def test_kiosk_filter(params: dict[str, str], expected: KioskFilter) -> None:
         ({"drill": "no", "kind": "help"}, IncidentFilter(kind="help", drill=False)),
         ({"state": "lost", "kind": "party", "drill": "maybe"}, IncidentFilter()),
         ({"offset": "100", "region": "east"}, IncidentFilter(region="east", offset=100)),
-        ({"offset": "50000"}, IncidentFilter(offset=10_000)),
+        ({"offset": "500000"}, IncidentFilter(offset=100_000)),
     ],
 )
 def test_incident_filter(params: dict[str, str], expected: IncidentFilter) -> None:
