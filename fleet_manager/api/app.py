@@ -36,6 +36,15 @@ from transport.log import get_logger
 log = get_logger("fleet_manager.api")
 
 MAX_BODY_BYTES = 64 * 1024
+# A routing policy may be 64 K characters; as JSON or a form (escaped), it needs more room.
+LARGER_BODIES: tuple[tuple[str, int], ...] = (
+    ("/api/v1/routing", 512 * 1024),
+    ("/console/routing", 512 * 1024),
+)
+
+
+def body_limit(path: str) -> int:
+    return next((n for prefix, n in LARGER_BODIES if path.startswith(prefix)), MAX_BODY_BYTES)
 
 
 def _json(status: int, model: IdentityBundle | PendingEnrolment | Refusal) -> JSONResponse:
@@ -141,7 +150,8 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        limit = body_limit(request.url.path)
+        if length is not None and (not length.isdigit() or int(length) > limit):
             return bad_request(request.url.path, "request body too large", 413)
         return await call_next(request)
 

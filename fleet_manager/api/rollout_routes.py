@@ -1,7 +1,7 @@
 """``/api/v1/rollouts``: staged content rollouts over HTTPS, for automation with an API token.
 
-    GET  /api/v1/rollouts[?channel=C]              content.view
-    GET  /api/v1/rollouts/{id}                     content.view
+    GET  /api/v1/rollouts[?channel=C]              content.view (in any scope)
+    GET  /api/v1/rollouts/{id}                     content.view (in any scope)
     POST /api/v1/rollouts                          rollout.start     (201, 409 if one is active)
     POST /api/v1/rollouts/{id}/pause|resume|abort  rollout.<action>  (409 if it does not apply)
 
@@ -21,7 +21,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_repo.status import repository_status
-from fleet_manager.accounts.policy import FLEET, Action, Deny, Principal, decide
+from fleet_manager.accounts.policy import (
+    FLEET,
+    Action,
+    Decision,
+    Deny,
+    Principal,
+    decide,
+    query_scope,
+)
 from fleet_manager.api.auth import Authenticator
 from fleet_manager.rollouts import plan
 from fleet_manager.rollouts import service as rollouts
@@ -75,13 +83,22 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
 
     caller = Depends(principal)
 
-    def denied(who: Principal | None, action: Action) -> JSONResponse | None:
+    def denied(
+        who: Principal | None, action: Action, anywhere: bool = False
+    ) -> JSONResponse | None:
+        """401/403, or None. ``anywhere``: reading rollouts needs the action in any scope
+        (a facility admin sees what content its kiosks are given); changing them, fleet-wide."""
         if who is None:
             counters.inc("api_unauthenticated")
             return _refusal(
                 401, "unauthenticated", "log in (and send the CSRF token) or give an API token"
             )
-        decision = decide(who, action, FLEET)
+        if anywhere:
+            if not query_scope(who, action).is_empty():
+                return None
+            decision: Decision = Deny("no scope")
+        else:
+            decision = decide(who, action, FLEET)
         if isinstance(decision, Deny):
             counters.inc("api_forbidden")
             log.warning("api_forbidden", who=who.label, action=action, reason=decision.reason)
@@ -94,14 +111,14 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
         who: Principal | None = caller,
     ) -> Any:
         """Every rollout (or one channel's), oldest first, with progress by wave."""
-        if (refused := denied(who, "content.view")) is not None:
+        if (refused := denied(who, "content.view", anywhere=True)) is not None:
             return refused
         with engine.connect() as conn:
             return [_view(r) for r in rollouts.list_rollouts(conn, channel)]
 
     @router.get("/{rollout_id}")
     def get_rollout(rollout_id: str, who: Principal | None = caller) -> Any:
-        if (refused := denied(who, "content.view")) is not None:
+        if (refused := denied(who, "content.view", anywhere=True)) is not None:
             return refused
         with engine.connect() as conn:
             row = rollouts.get(conn, rollout_id[:64])

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from fleet_manager.accounts.policy import query_scope
 from fleet_manager.api import routing_routes as shared
 from fleet_manager.api.context import AppContext
-from fleet_manager.console.web import CSRF_FIELD, MAX_FORM_FIELD, PageRefused, Viewer
+from fleet_manager.console.web import PageRefused, Viewer
 from fleet_manager.routing import policy_store
 from fleet_manager.routing.preview import PREVIEW_KINDS, duration
 from transport.log import get_logger
@@ -39,16 +39,8 @@ def router(ctx: AppContext) -> APIRouter:
     console = ctx.console
 
     async def policy_form(request: Request) -> tuple[Viewer, FormData]:
-        """As :meth:`Console.form` (CSRF checked), but the policy field may be as long as a
-        policy may be; every other field has the console's usual limit."""
-        form = await request.form(max_files=0, max_fields=20)
-        token = form.get(CSRF_FIELD)
-        viewer = console.viewer(request, csrf=token if isinstance(token, str) else "")
-        for name, value in form.multi_items():
-            limit = policy_store.MAX_POLICY_CHARS if name == "policy_yaml" else MAX_FORM_FIELD
-            if isinstance(value, str) and len(value) > limit:
-                raise PageRefused(400, "A field is too long.")
-        return viewer, form
+        """The console's form (CSRF checked); the policy may be as long as a policy may be."""
+        return await console.form(request, {"policy_yaml": policy_store.MAX_POLICY_CHARS})
 
     def page(
         request: Request,

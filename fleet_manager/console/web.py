@@ -132,13 +132,17 @@ class Console:
     def may_somewhere(self, viewer: Viewer, action: Action) -> bool:
         return not query_scope(viewer.principal, action).is_empty()
 
-    async def form(self, request: Request) -> tuple[Viewer, FormData]:
-        """A posted form and its viewer, CSRF checked; oversized fields refused."""
+    async def form(
+        self, request: Request, long_fields: Mapping[str, int] | None = None
+    ) -> tuple[Viewer, FormData]:
+        """A posted form and its viewer, CSRF checked; a field longer than its limit (the
+        console's usual one, or that of ``long_fields``, e.g. a policy) is refused."""
         form = await request.form(max_files=0, max_fields=200)
         token = form.get(CSRF_FIELD)
         viewer = self.viewer(request, csrf=token if isinstance(token, str) else "")
-        for value in form.values():
-            if isinstance(value, str) and len(value) > MAX_FORM_FIELD:
+        limits = long_fields or {}
+        for name, value in form.multi_items():
+            if isinstance(value, str) and len(value) > limits.get(name, MAX_FORM_FIELD):
                 raise PageRefused(400, "A field is too long.")
         return viewer, form
 

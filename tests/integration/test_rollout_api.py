@@ -88,7 +88,7 @@ def test_only_ops_may_start_a_rollout(api: Api, role: str | None, status: int) -
 
 @pytest.mark.parametrize(
     ("role", "status"),
-    [(None, 401), ("responder", 403), ("auditor", 403), ("facility_admin", 403), ("ops", 200)],
+    [(None, 401), ("responder", 403), ("auditor", 403), ("facility_admin", 200), ("ops", 200)],
 )
 def test_who_may_see_rollouts(api: Api, role: str | None, status: int) -> None:
     response = api.client.get("/api/v1/rollouts", headers=api.as_(role))
