@@ -15,6 +15,7 @@ text, which may say something about a person.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +35,12 @@ INCIDENT_ACTIONS: tuple[IncidentAction, ...] = ("ack", "resolve", "note")
 KIOSK_COMMANDS: tuple[KioskCommand, ...] = ("identify", "drill")
 MAX_NOTE = 500
 REQUESTS_PATH = "/api/v1/requests"
+# What an id looks like (protocol.identities): nothing else reaches the database, so a NUL or a
+# control character is a 400, not a PostgreSQL error.
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+REQUEST_ID_PATTERN = r"^[0-9a-f]{32}$"
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"  # free text in a query: no control characters
+NOTE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # a note: lines and tabs, no other
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ def precheck(status: IncidentStatus, action: IncidentAction, note: str | None) -
     text = (note or "").strip() or None
     if text is not None and len(text) > MAX_NOTE:
         return Refuse(f"a note is at most {MAX_NOTE} characters")
+    if text is not None and not re.fullmatch(NOTE_PATTERN, text):
+        return Refuse("a note must not contain control characters")
     try:
         transition = on_responder_action(status, action, "console", 0.0, text)
     except ActionRefused as refused:
@@ -72,6 +81,16 @@ def precheck(status: IncidentStatus, action: IncidentAction, note: str | None) -
     if transition is None:
         return Unchanged(f"already acknowledged by {status.acknowledged_by}")
     return Queue(text)
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` looks like an id (see :data:`ID_PATTERN`)."""
+    return re.fullmatch(ID_PATTERN, value) is not None
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is free text without control characters."""
+    return re.fullmatch(TEXT_PATTERN, value) is not None
 
 
 def kiosk_command_problem(kiosk: KioskRow) -> str | None:

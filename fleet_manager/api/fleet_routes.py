@@ -22,7 +22,10 @@ from pydantic import BaseModel
 from fleet_manager.accounts.policy import Principal
 from fleet_manager.api import action_requests
 from fleet_manager.api.action_requests import (
+    ID_PATTERN,
+    REQUEST_ID_PATTERN,
     REQUESTS_PATH,
+    TEXT_PATTERN,
     ActionAnswer,
     KioskCommand,
     Refuse,
@@ -41,7 +44,7 @@ log = get_logger("fleet_manager.api")
 
 PREFIX = "/api/v1/kiosks"
 TIMELINE_LIMIT = 200
-DeviceId = Path(min_length=1, max_length=64)
+DeviceId = Path(min_length=1, max_length=63, pattern=ID_PATTERN)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Refusal},
     401: {"model": Refusal},
@@ -114,11 +117,11 @@ def router(ctx: AppContext) -> APIRouter:
 
     @api.get(PREFIX, response_model=KioskList, responses=RESPONSES)
     def list_kiosks(
-        region: str | None = Query(default=None, max_length=64),
-        facility: str | None = Query(default=None, max_length=64),
+        region: str | None = Query(default=None, max_length=63, pattern=ID_PATTERN),
+        facility: str | None = Query(default=None, max_length=63, pattern=ID_PATTERN),
         status: Literal["online", "offline"] | None = None,
-        lifecycle: str | None = Query(default=None, max_length=16),
-        q: str | None = Query(default=None, max_length=64),
+        lifecycle: Literal["active", "revoked", "decommissioned"] | None = None,
+        q: str | None = Query(default=None, max_length=64, pattern=TEXT_PATTERN),
         limit: int = Query(default=fleet_views.DEFAULT_LIMIT, ge=1, le=fleet_views.MAX_LIMIT),
         offset: int = Query(default=0, ge=0, le=1_000_000),
         who: Principal | None = guard.caller,
@@ -205,7 +208,8 @@ def router(ctx: AppContext) -> APIRouter:
         tags=["requests"],
     )
     def get_request(
-        request_id: str = Path(min_length=1, max_length=32), who: Principal | None = guard.caller
+        request_id: str = Path(min_length=32, max_length=32, pattern=REQUEST_ID_PATTERN),
+        who: Principal | None = guard.caller,
     ) -> Any:
         """A queued action: its state (queued, claimed, done, refused) and outcome."""
         if who is None:

@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from fleet_manager.accounts.policy import Principal
 from fleet_manager.api import action_requests
 from fleet_manager.api.action_requests import (
+    ID_PATTERN,
     MAX_NOTE,
+    NOTE_PATTERN,
     REQUESTS_PATH,
     ActionAnswer,
     IncidentAction,
@@ -43,7 +45,7 @@ from transport.log import get_logger
 log = get_logger("fleet_manager.api")
 
 PREFIX = "/api/v1/incidents"
-IncidentId = Path(min_length=1, max_length=64)
+IncidentId = Path(min_length=1, max_length=63, pattern=ID_PATTERN)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Refusal},
     401: {"model": Refusal},
@@ -51,6 +53,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Refusal},
 }
 StateName = Literal["opened", "escalated", "acknowledged", "resolved"]
+KindName = Literal["help", "drill", "tamper", "supervision"]
 
 
 class IncidentSummary(BaseModel):
@@ -102,7 +105,7 @@ class IncidentDetail(BaseModel):
 
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    note: str | None = Field(default=None, max_length=MAX_NOTE)
+    note: str | None = Field(default=None, max_length=MAX_NOTE, pattern=NOTE_PATTERN)
 
 
 def incident_view(record: IncidentRecord) -> IncidentView:
@@ -194,10 +197,10 @@ def router(ctx: AppContext) -> APIRouter:
     @api.get("", response_model=IncidentList, responses=RESPONSES)
     def list_incidents(
         state: StateName | None = None,
-        kind: str | None = Query(default=None, max_length=16),
+        kind: KindName | None = None,
         drill: bool | None = None,
-        region: str | None = Query(default=None, max_length=64),
-        facility: str | None = Query(default=None, max_length=64),
+        region: str | None = Query(default=None, max_length=63, pattern=ID_PATTERN),
+        facility: str | None = Query(default=None, max_length=63, pattern=ID_PATTERN),
         since: float | None = Query(default=None, ge=0, le=1e11),
         limit: int = Query(default=incident_views.DEFAULT_LIMIT, ge=1, le=incident_views.MAX_LIMIT),
         offset: int = Query(default=0, ge=0, le=incident_views.MAX_OFFSET),

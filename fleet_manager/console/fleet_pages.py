@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from fleet_manager.accounts.policy import Action, Principal, QueryScope
 from fleet_manager.api import action_requests
-from fleet_manager.api.action_requests import KioskCommand, Refuse, kiosk_resource
+from fleet_manager.api.action_requests import KioskCommand, Refuse, is_id, is_text, kiosk_resource
 from fleet_manager.api.context import AppContext
 from fleet_manager.api.fleet_routes import kiosk_detail, load_kiosk
 from fleet_manager.console import live_feed
@@ -42,8 +42,15 @@ DONE = {
 
 
 def _text(params: Mapping[str, str], name: str) -> str | None:
+    """Free text (the search box): trimmed, shortened, without control characters."""
+    value = params.get(name, "").strip()[:MAX_TEXT]
+    return value if value and is_text(value) else None
+
+
+def _id(params: Mapping[str, str], name: str) -> str | None:
+    """An id (region, facility, lifecycle): anything that is not one is ignored."""
     value = params.get(name, "").strip()
-    return value[:MAX_TEXT] if value else None
+    return value if is_id(value) else None
 
 
 def _offset(params: Mapping[str, str]) -> int:
@@ -55,10 +62,10 @@ def kiosk_filter(params: Mapping[str, str]) -> KioskFilter:
     """The page's filter from its query (pure); unknown or malformed values are ignored."""
     status = params.get("status")
     return KioskFilter(
-        region=_text(params, "region"),
-        facility=_text(params, "facility"),
+        region=_id(params, "region"),
+        facility=_id(params, "facility"),
         status="online" if status == "online" else "offline" if status == "offline" else None,
-        lifecycle=_text(params, "lifecycle"),
+        lifecycle=_id(params, "lifecycle"),
         q=_text(params, "q"),
         limit=PAGE_SIZE,
         offset=_offset(params),
@@ -144,7 +151,7 @@ def router(ctx: AppContext) -> APIRouter:
         status: int = 200,
     ) -> Response:
         console.require_anywhere(viewer, "fleet.view")
-        row = load_kiosk(ctx, device_id[:64])
+        row = load_kiosk(ctx, device_id) if is_id(device_id) else None
         if row is None:
             raise PageRefused(404, "Not found.")
         resource = kiosk_resource(row)
@@ -174,7 +181,7 @@ def router(ctx: AppContext) -> APIRouter:
 
     async def command(request: Request, device_id: str, kind: KioskCommand) -> Response:
         viewer, _form = await console.form(request)
-        row = load_kiosk(ctx, device_id[:64])
+        row = load_kiosk(ctx, device_id) if is_id(device_id) else None
         if row is None:
             raise PageRefused(404, "Not found.")
         action: Action = "kiosk.identify" if kind == "identify" else "kiosk.drill"

@@ -26,6 +26,8 @@ from fleet_manager.api.action_requests import (
     Refuse,
     Unchanged,
     incident_resource,
+    is_id,
+    is_text,
 )
 from fleet_manager.api.context import AppContext
 from fleet_manager.api.incident_routes import act, load_incident, view_incident
@@ -48,8 +50,15 @@ DONE = {
 
 
 def _text(params: Mapping[str, str], name: str) -> str | None:
+    """Free text (the search box): trimmed, shortened, without control characters."""
+    value = params.get(name, "").strip()[:MAX_TEXT]
+    return value if value and is_text(value) else None
+
+
+def _id(params: Mapping[str, str], name: str) -> str | None:
+    """An id (region, facility, lifecycle): anything that is not one is ignored."""
     value = params.get(name, "").strip()
-    return value[:MAX_TEXT] if value else None
+    return value if is_id(value) else None
 
 
 def incident_filter(params: Mapping[str, str]) -> IncidentFilter:
@@ -62,8 +71,8 @@ def incident_filter(params: Mapping[str, str]) -> IncidentFilter:
         state=state if state in STATES else None,
         kind=kind if kind in KINDS else None,
         drill=True if drill == "yes" else False if drill == "no" else None,
-        region=_text(params, "region"),
-        facility=_text(params, "facility"),
+        region=_id(params, "region"),
+        facility=_id(params, "facility"),
         limit=PAGE_SIZE,
         offset=min(int(offset), incident_views.MAX_OFFSET) if offset.isdigit() else 0,
     )
@@ -148,7 +157,7 @@ def router(ctx: AppContext) -> APIRouter:
         status: int = 200,
     ) -> Response:
         console.require_anywhere(viewer, "incident.view")
-        record = load_incident(ctx, incident_id[:64])
+        record = load_incident(ctx, incident_id) if is_id(incident_id) else None
         if record is None:
             raise PageRefused(404, "Not found.")
         resource = incident_resource(record)
@@ -176,7 +185,7 @@ def router(ctx: AppContext) -> APIRouter:
 
     async def post(request: Request, incident_id: str, action: IncidentAction) -> Response:
         viewer, form = await console.form(request)
-        record = load_incident(ctx, incident_id[:64])
+        record = load_incident(ctx, incident_id) if is_id(incident_id) else None
         if record is None:
             raise PageRefused(404, "Not found.")
         console.require(viewer, "incident.ack", incident_resource(record))

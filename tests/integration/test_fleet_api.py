@@ -102,6 +102,12 @@ def test_the_total_counts_every_page(app: ConsoleApp) -> None:
         ("audra", "/api/v1/kiosks", 403),
         ("olga", "/api/v1/kiosks?limit=5000", 400),
         ("olga", "/api/v1/kiosks?status=sleeping", 400),
+        ("olga", "/api/v1/kiosks?lifecycle=zombie", 400),
+        ("olga", "/api/v1/kiosks?region=east%00", 400),
+        ("olga", "/api/v1/kiosks?q=a%00b", 400),
+        ("olga", "/api/v1/kiosks/kiosk%00a1", 400),
+        ("olga", "/api/v1/kiosks/Kiosk-A1", 400),
+        ("olga", "/api/v1/requests/not-a-request", 400),
         ("rita", "/api/v1/kiosks/kiosk-a1", 403),
         ("fay", "/api/v1/kiosks/kiosk-b1", 404),
         ("fay", "/api/v1/kiosks/kiosk-x", 404),
@@ -220,4 +226,4 @@ def test_commands_refused(
 
 def test_an_unknown_request_is_404(app: ConsoleApp) -> None:
     client, _ = signed_in(app, "olga")
-    assert client.get("/api/v1/requests/0123456789abcdef").status_code == 404
+    assert client.get("/api/v1/requests/" + "0" * 32).status_code == 404

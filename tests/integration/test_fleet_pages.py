@@ -79,6 +79,8 @@ def test_fleet_filters(app: ConsoleApp, query: str, present: list[str], absent: 
         ("fay", "/console/kiosks/kiosk-b1", 404),
         ("fay", "/console/kiosks/kiosk-x", 404),
         ("finn", "/console/kiosks/kiosk-a1", 404),
+        ("olga", "/console/kiosks/kiosk%00a1", 404),
+        ("olga", "/console/fleet?region=east%00&q=%00", 200),
     ],
 )
 def test_pages_refused(app: ConsoleApp, username: str, path: str, status: int) -> None:

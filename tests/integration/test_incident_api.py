@@ -107,6 +107,9 @@ def test_since_keeps_the_recent_ones(app: ConsoleApp) -> None:
         ("audra", "/api/v1/incidents", 403),
         ("olga", "/api/v1/incidents?state=lost", 400),
         ("olga", "/api/v1/incidents?limit=0", 400),
+        ("olga", "/api/v1/incidents?kind=party", 400),
+        ("olga", "/api/v1/incidents?facility=a%00b", 400),
+        ("olga", "/api/v1/incidents/inc%00x", 400),
         ("fay", "/api/v1/incidents/inc-a-help", 403),
         ("rita", "/api/v1/incidents/inc-b-help", 404),
         ("rita", "/api/v1/incidents/inc-nope", 404),
@@ -181,6 +184,7 @@ def test_ack_is_queued_with_its_note_and_audited_without_it(app: ConsoleApp) -> 
         ("inc-a-acked", "ack", {}, 200),  # repeated: harmless, nothing queued
         ("inc-a-help", "note", {"note": "x" * 501}, 400),
         ("inc-a-help", "ack", {"other": 1}, 400),
+        ("inc-a-help", "note", {"note": "nul \u0000 inside"}, 400),
         ("inc-b-help", "ack", {}, 404),
     ],
 )

@@ -91,6 +91,8 @@ def test_list_filters(app: ConsoleApp, query: str, present: list[str], absent: l
         ("fay", "/console/incidents/inc-a-help", 403),
         ("rita", "/console/incidents/inc-b-help", 404),
         ("rita", "/console/incidents/inc-nope", 404),
+        ("rita", "/console/incidents/INC%00", 404),
+        ("rita", "/console/incidents?region=%00", 200),
     ],
 )
 def test_pages_refused(app: ConsoleApp, username: str, path: str, status: int) -> None:

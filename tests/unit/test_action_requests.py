@@ -45,6 +45,9 @@ RESOLVED = IncidentStatus(
         (OPENED, "note", "x" * 500, Queue("x" * 500)),
         (OPENED, "note", "x" * 501, Refuse("a note is at most 500 characters")),
         (OPENED, "ack", "x" * 501, Refuse("a note is at most 500 characters")),
+        (OPENED, "note", "two\nlines\tand a tab", Queue("two\nlines\tand a tab")),
+        (OPENED, "note", "nul\x00", Refuse("a note must not contain control characters")),
+        (OPENED, "resolve", "bell\x07", Refuse("a note must not contain control characters")),
     ],
 )
 def test_precheck(

@@ -23,7 +23,10 @@ from fleet_manager.store.incident_views import IncidentFilter
         ({"status": "asleep", "offset": "-4"}, KioskFilter()),
         ({"offset": "200", "q": ""}, KioskFilter(offset=200)),
         ({"offset": "99999999999"}, KioskFilter(offset=1_000_000)),
-        ({"facility": "x" * 100}, KioskFilter(facility="x" * 64)),
+        ({"facility": "x" * 100}, KioskFilter()),
+        ({"facility": "Clinic A", "region": "east\x00"}, KioskFilter()),  # not ids: ignored
+        ({"q": "a\x00b", "lifecycle": "revoked"}, KioskFilter(lifecycle="revoked")),
+        ({"q": " " + "r" * 80}, KioskFilter(q="r" * 64)),
     ],
 )
 def test_kiosk_filter(params: dict[str, str], expected: KioskFilter) -> None:
@@ -39,6 +42,7 @@ def test_kiosk_filter(params: dict[str, str], expected: KioskFilter) -> None:
         ({"state": "lost", "kind": "party", "drill": "maybe"}, IncidentFilter()),
         ({"offset": "100", "region": "east"}, IncidentFilter(region="east", offset=100)),
         ({"offset": "500000"}, IncidentFilter(offset=100_000)),
+        ({"region": "../east", "facility": "clinic-a"}, IncidentFilter(facility="clinic-a")),
     ],
 )
 def test_incident_filter(params: dict[str, str], expected: IncidentFilter) -> None:
