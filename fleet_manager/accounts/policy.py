@@ -237,13 +237,19 @@ class QueryScope:
         return not (self.everything or self.facilities or self.regions)
 
     def where(self, facility_column: Any, region_column: Any) -> Any:
-        """The SQL condition (SQLAlchemy) selecting the rows this scope shows."""
+        """The SQL condition (SQLAlchemy) selecting the rows this scope shows. An empty list is
+        left out rather than written as ``IN ()``: SQLite would then plan a multi-index OR
+        instead of one index range (a responder's incident list was five times slower)."""
         if self.everything:
             return sa.true()
-        return sa.or_(
-            facility_column.in_(sorted(self.facilities)),
-            region_column.in_(sorted(self.regions)),
-        )
+        parts = []
+        if self.facilities:
+            parts.append(facility_column.in_(sorted(self.facilities)))
+        if self.regions:
+            parts.append(region_column.in_(sorted(self.regions)))
+        if not parts:
+            return sa.false()
+        return parts[0] if len(parts) == 1 else sa.or_(*parts)
 
     def includes(self, facility_id: str | None, region: str | None) -> bool:
         return (

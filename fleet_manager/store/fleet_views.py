@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from fleet_manager.accounts.policy import QueryScope
 from fleet_manager.store.schema import devices, facilities, locations
-from fleet_manager.store.scoped import scope_condition
 
 KioskStatus = Literal["online", "offline"]
 
@@ -109,7 +108,7 @@ def _device_conditions(f: KioskFilter, *, with_status: bool = True) -> list[Any]
 
 
 def _conditions(scope: QueryScope, f: KioskFilter, *, with_status: bool = True) -> list[Any]:
-    where: list[Any] = [scope_condition(scope, facilities.c.facility_id, facilities.c.region)]
+    where: list[Any] = [scope.where(facilities.c.facility_id, facilities.c.region)]
     if f.region:
         where.append(facilities.c.region == f.region)
     if f.facility:
@@ -200,7 +199,7 @@ def filter_choices(conn: sa.Connection, scope: QueryScope) -> list[tuple[str, st
         return []
     rows = conn.execute(
         sa.select(facilities.c.facility_id, facilities.c.name, facilities.c.region)
-        .where(scope_condition(scope, facilities.c.facility_id, facilities.c.region))
+        .where(scope.where(facilities.c.facility_id, facilities.c.region))
         .order_by(facilities.c.region, facilities.c.facility_id)
     )
     return [(r[0], r[1], r[2]) for r in rows]

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 
 from fleet_manager.accounts.policy import QueryScope
 from fleet_manager.store.schema import alerts, incidents
-from fleet_manager.store.scoped import scope_condition
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -86,7 +85,7 @@ def _conditions(
         return _by_time(column) if by_time else column
 
     where: list[Any] = [
-        scope_condition(scope, col(incidents.c.facility_id), col(incidents.c.region))
+        scope.where(col(incidents.c.facility_id), col(incidents.c.region))
     ]
     if with_state and f.state:
         where.append(col(incidents.c.state) == f.state)
@@ -160,7 +159,7 @@ def kiosk_incidents(
         sa.select(*_COLUMNS)
         .where(
             incidents.c.incident_id.in_(of_kiosk),
-            scope_condition(scope, incidents.c.facility_id, incidents.c.region),
+            scope.where(incidents.c.facility_id, incidents.c.region),
         )
         .order_by(incidents.c.opened_at.desc(), incidents.c.incident_id.desc())
         .limit(limit)

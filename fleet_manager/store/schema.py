@@ -381,3 +381,5 @@ routing_policies = sa.Table(
 # Lists and the live feed read incidents by time.
 sa.Index("ix_incidents_opened_at", incidents.c.opened_at)
 sa.Index("ix_incidents_updated_at", incidents.c.updated_at)
+# The fleet page's live feed reads kiosks whose status changed since its cursor.
+sa.Index("ix_devices_status_at", devices.c.status_at)

@@ -70,9 +70,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_incidents_opened_at", "incidents", ["opened_at"])
     op.create_index("ix_incidents_updated_at", "incidents", ["updated_at"])
+    op.create_index("ix_devices_status_at", "devices", ["status_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_devices_status_at", table_name="devices")
     op.drop_index("ix_incidents_updated_at", table_name="incidents")
     op.drop_index("ix_incidents_opened_at", table_name="incidents")
     op.drop_table("routing_policies")
