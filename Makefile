@@ -31,6 +31,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/kiosk_footprint.py
 	$(BIN)/python bench/rollout.py
+	$(BIN)/python bench/console.py
 
 system-deps:
 	@missing=""; \

@@ -79,3 +79,26 @@ def test_quick_rollout_bench_brings_every_kiosk_to_the_new_version() -> None:
         assert isinstance(result[key], float)
     # Every kiosk fetched the bundle once, plus metadata.
     assert result["bytes_served"] >= 10 * result["bundle_bytes"]
+
+
+def test_quick_console_bench_times_every_path() -> None:
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "console.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=TIMEOUT_S,
+    )
+    assert process.returncode == 0, process.stderr.decode()[-3000:]
+    result = json.loads(process.stdout)
+    assert (result["kiosks"], result["incidents"]) == (200, 2000)
+    paths = result["paths"]
+    assert set(paths) == {
+        "baseline",
+        "fleet_page",
+        "kiosks_api",
+        "incidents_api",
+        "open_incidents_api",
+    }
+    # Each page answered 200 with a real body (the bench stops on any other status).
+    assert all(p["bytes"] > 1000 for name, p in paths.items() if name != "baseline")
+    assert isinstance(result["target_met"], bool)
