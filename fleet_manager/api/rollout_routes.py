@@ -31,6 +31,7 @@ from fleet_manager.accounts.policy import (
     query_scope,
 )
 from fleet_manager.api.auth import Authenticator
+from fleet_manager.api.content_routes import RolloutView, rollout_view
 from fleet_manager.rollouts import plan
 from fleet_manager.rollouts import service as rollouts
 from protocol.content_delivery import RolloutScope, bundle_target
@@ -63,12 +64,14 @@ def _refusal(status: int, error: str, message: str) -> JSONResponse:
 
 
 def _view(row: rollouts.RolloutRow) -> dict[str, Any]:
-    return {
-        "channel": row.channel,
-        "baseline": row.baseline,
-        "scope": row.scope.model_dump(mode="json"),
-        **plan.progress(row.rollout).to_dict(),
-    }
+    """A rollout as every route answers it (the shape :class:`RolloutView` documents, as in
+    ``/api/v1/content``)."""
+    return rollout_view(row).model_dump(mode="json")
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Refusals a route may answer: 400 (input that does not fit), 401, 403, and ``codes``."""
+    return {code: {"model": Refusal} for code in (400, 401, 403, *codes)}
 
 
 def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRouter:
@@ -105,7 +108,7 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
             return _refusal(403, "forbidden", "this token may not do that")
         return None
 
-    @router.get("")
+    @router.get("", response_model=list[RolloutView], responses=_responses())
     def list_rollouts(
         channel: Annotated[str | None, Query(max_length=32)] = None,
         who: Principal | None = caller,
@@ -116,7 +119,7 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
         with engine.connect() as conn:
             return [_view(r) for r in rollouts.list_rollouts(conn, channel)]
 
-    @router.get("/{rollout_id}")
+    @router.get("/{rollout_id}", response_model=RolloutView, responses=_responses(404))
     def get_rollout(rollout_id: str, who: Principal | None = caller) -> Any:
         if (refused := denied(who, "content.view", anywhere=True)) is not None:
             return refused
@@ -126,7 +129,7 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
             return _refusal(404, "unknown_rollout", f"no rollout {rollout_id[:64]!r}")
         return _view(row)
 
-    @router.post("", status_code=201)
+    @router.post("", status_code=201, response_model=RolloutView, responses=_responses(409, 422))
     def start_rollout(body: RolloutRequest, who: Principal | None = caller) -> Any:
         """Start rolling a published version out to a channel, wave by wave."""
         if (refused := denied(who, "rollout.start")) is not None:
@@ -160,7 +163,9 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
             return _refusal(409, "conflict", str(exc))
         return JSONResponse(status_code=201, content=_view(row))
 
-    @router.post("/{rollout_id}/{action}")
+    @router.post(
+        "/{rollout_id}/{action}", response_model=RolloutView, responses=_responses(404, 409)
+    )
     def act(
         rollout_id: str,
         action: Literal["pause", "resume", "abort"],
