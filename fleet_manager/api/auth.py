@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -50,6 +51,34 @@ class Login(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionStarted(BaseModel):
+    username: str
+    roles: list[str]
+    csrf_token: str = Field(description="send it as X-CSRF-Token with every change")
+
+
+class GrantView(BaseModel):
+    role: str
+    facility: str | None
+    region: str | None
+
+
+class WhoAmI(BaseModel):
+    who: str  # user:NAME or token:ID, as the audit log names it
+    via: str  # session or token
+    grants: list[GrantView]
+
+
+class LoggedOut(BaseModel):
+    logged_out: bool
+
+
+REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"model": Refusal, "description": "input that does not fit"},
+    401: {"model": Refusal},
+}
 
 
 @dataclass(frozen=True)
@@ -110,7 +139,18 @@ class Authenticator:
 def session_router(auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix=SESSION_PATH, tags=["session"])
 
-    @router.post("")
+    @router.post(
+        "",
+        response_model=SessionStarted,
+        responses={
+            **REFUSED,
+            429: {
+                "model": Refusal,
+                "description": "too many failed attempts (see Retry-After)",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            },
+        },
+    )
     def login(body: Login, request: Request) -> Response:
         client = request.client.host if request.client else "unknown"
         now = auth.clock()
@@ -126,30 +166,30 @@ def session_router(auth: Authenticator) -> APIRouter:
             session_id, session = session_store.start_session(
                 conn, outcome.user.username, now=now, policy=auth.policy, client=client
             )
-        response = JSONResponse(
-            {
-                "username": outcome.user.username,
-                "roles": sorted({g.role for g in outcome.user.principal.grants}),
-                "csrf_token": session.csrf_token,
-            }
+        started = SessionStarted(
+            username=outcome.user.username,
+            roles=sorted({g.role for g in outcome.user.principal.grants}),
+            csrf_token=session.csrf_token,
         )
+        response = JSONResponse(started.model_dump())
         response.set_cookie(**cookie_attributes(session_id, auth.policy))
         return response
 
-    @router.get("")
+    @router.get("", response_model=WhoAmI, responses=REFUSED)
     def whoami(request: Request) -> Response:
         caller = auth.caller(request)
         if caller is None:
             return refusal(401, "unauthenticated", "log in or give an API token")
         grants = [
-            {"role": g.role, "facility": g.facility_id, "region": g.region}
+            GrantView(role=g.role, facility=g.facility_id, region=g.region)
             for g in sorted(
                 caller.principal.grants, key=lambda g: (g.role, g.facility_id or "", g.region or "")
             )
         ]
-        return JSONResponse({"who": caller.principal.label, "via": caller.via, "grants": grants})
+        me = WhoAmI(who=caller.principal.label, via=caller.via, grants=grants)
+        return JSONResponse(me.model_dump())
 
-    @router.delete("")
+    @router.delete("", response_model=LoggedOut, responses=REFUSED)
     def logout(request: Request) -> Response:
         caller = auth.caller(request)
         session_id = request.cookies.get(COOKIE_NAME)
@@ -157,7 +197,7 @@ def session_router(auth: Authenticator) -> APIRouter:
             return refusal(401, "unauthenticated", "no session to end (or no CSRF token)")
         with auth.engine.begin() as conn:
             session_store.end_session(conn, session_id, now=auth.clock())
-        response = JSONResponse({"logged_out": True})
+        response = JSONResponse(LoggedOut(logged_out=True).model_dump())
         response.delete_cookie(**cleared_cookie_attributes())
         return response
 
