@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleet_manager.accounts.sessions import SessionPolicy
@@ -22,6 +24,7 @@ from fleet_manager.api.auth import Authenticator, session_router
 from fleet_manager.api.rollout_routes import rollout_router
 from fleet_manager.config import FleetConfig
 from fleet_manager.console.mount import mount_console
+from fleet_manager.console.web import PageRefused
 from fleet_manager.enrolment.service import EnrolmentService, Issued, Pending, Refused
 from fleet_manager.metrics import Counters
 from protocol.enrolment import (
@@ -36,6 +39,14 @@ from transport.log import get_logger
 log = get_logger("fleet_manager.api")
 
 MAX_BODY_BYTES = 64 * 1024
+# Every answer the kiosks' enrolment routes give (REFUSAL_STATUS and the app's own refusals).
+ENROL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": PendingEnrolment},
+    **{status: {"model": Refusal} for status in (400, 403, 404, 410, 413, 422)},
+}
+# The error name of a refusal the framework itself gives (unknown path, wrong method, a body
+# it cannot read), so that every refusal has the same {error, message} shape.
+HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 # A routing policy may be 64 K characters; as JSON or a form (escaped), it needs more room.
 LARGER_BODIES: tuple[tuple[str, int], ...] = (
     ("/api/v1/routing", 512 * 1024),
@@ -138,7 +149,7 @@ def create_app(
     auth = Authenticator(service.engine, counters, session_policy)
     app.include_router(session_router(auth))
     app.include_router(rollout_router(auth, repository))
-    mount_console(app, auth, config, repository)
+    console = mount_console(app, auth, config, repository)
 
     def bad_request(path: str, message: str, status: int = 400) -> JSONResponse:
         counters.inc("api_bad_requests")
@@ -154,6 +165,20 @@ def create_app(
         if length is not None and (not length.isdigit() or int(length) > limit):
             return bad_request(request.url.path, "request body too large", 413)
         return await call_next(request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code >= 500:
+            raise exc
+        counters.inc(f"api_http_{exc.status_code}")
+        if request.url.path.startswith("/console/") and exc.status_code == 404:
+            return console.console.refused_page(request, PageRefused(404, "Not found."))
+        message = exc.detail if isinstance(exc.detail, str) else "refused"
+        error = HTTP_ERRORS.get(exc.status_code, "refused")
+        response = _json(exc.status_code, Refusal(error=error, message=message))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -190,7 +215,7 @@ def create_app(
         ENROL_PATH,
         status_code=201,
         response_model=IdentityBundle,
-        responses={202: {"model": PendingEnrolment}, 403: {"model": Refusal}},
+        responses=ENROL_RESPONSES,
     )
     def enrol(body: EnrolRequest, request: Request) -> JSONResponse:
         """A new kiosk presents its enrolment token and a CSR (empty subject)."""
@@ -200,7 +225,7 @@ def create_app(
     @app.get(
         ENROL_PATH + "/{enrolment_id}",
         response_model=IdentityBundle,
-        responses={202: {"model": PendingEnrolment}, 403: {"model": Refusal}},
+        responses=ENROL_RESPONSES,
     )
     def poll(enrolment_id: str) -> JSONResponse:
         """A kiosk waiting for approval asks again."""

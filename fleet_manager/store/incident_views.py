@@ -84,9 +84,7 @@ def _conditions(
     def col(column: Any) -> Any:
         return _by_time(column) if by_time else column
 
-    where: list[Any] = [
-        scope.where(col(incidents.c.facility_id), col(incidents.c.region))
-    ]
+    where: list[Any] = [scope.where(col(incidents.c.facility_id), col(incidents.c.region))]
     if with_state and f.state:
         where.append(col(incidents.c.state) == f.state)
     if f.kind:

@@ -62,3 +62,18 @@ def test_an_open_redirect_after_login_is_not_possible(app: ConsoleApp) -> None:
         follow_redirects=False,
     )
     assert response.headers["location"] == "/console/"
+
+
+def test_the_framework_s_own_refusals_have_our_shape(app: ConsoleApp) -> None:
+    unknown = app.client.get("/api/v1/no-such-thing")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": "not_found", "message": "Not Found"}
+    wrong_method = app.client.patch("/api/v1/session")
+    assert (wrong_method.status_code, wrong_method.json()["error"]) == (405, "method_not_allowed")
+    unreadable = app.client.post(
+        "/api/v1/session", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert unreadable.status_code in (400, 422)
+    assert set(unreadable.json()) == {"error", "message"}
+    page = app.client.get("/console/no-such-page")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
