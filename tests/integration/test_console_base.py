@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from fleet_manager.store.schema import console_requests, console_sessions
 from tests.support.console import PASSWORD, ConsoleApp, console_app
 
 
@@ -77,3 +79,36 @@ def test_the_framework_s_own_refusals_have_our_shape(app: ConsoleApp) -> None:
     assert set(unreadable.json()) == {"error", "message"}
     page = app.client.get("/console/no-such-page")
     assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+
+
+def test_an_idle_session_is_logged_off_everywhere(app: ConsoleApp) -> None:
+    csrf = app.login("olga")
+    assert app.client.get("/console/fleet").status_code == 200
+    # Sixteen minutes without a request (the default idle timeout is fifteen).
+    with app.engine.begin() as conn:
+        conn.execute(
+            console_sessions.update().values(last_seen_at=console_sessions.c.last_seen_at - 16 * 60)
+        )
+    page = app.client.get("/console/fleet", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/console/login")
+    assert app.client.get("/api/v1/session").status_code == 401
+    changed = app.client.post("/api/v1/incidents/inc-x/ack", json={}, headers=app.headers(csrf))
+    assert changed.status_code == 401
+    with app.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(console_sessions)).scalar() == 0
+
+
+def test_a_page_form_without_its_csrf_token_changes_nothing(app: ConsoleApp) -> None:
+    app.login("olga")
+    page = app.client.get("/console/routing")
+    token = app.page_csrf(page.text)
+    refused = app.client.post("/console/kiosks/kiosk-a1/identify", data={}, follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/console/login")
+    with app.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(console_requests)).scalar() == 0
+    allowed = app.client.post(
+        "/console/kiosks/kiosk-a1/identify", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert allowed.status_code == 303, allowed.text
+    with app.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(console_requests)).scalar() == 1
