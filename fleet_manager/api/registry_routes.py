@@ -54,6 +54,7 @@ from fleet_manager.registry_admin.models import (
     TokenRequest,
 )
 from fleet_manager.registry_admin.rules import (
+    MAX_STICKER_LANGUAGES,
     FormProblem,
     parse_sticker_languages,
     revocation_outcome,
@@ -85,6 +86,7 @@ def token_qr_svg(token: str) -> str:
 def router(ctx: AppContext) -> APIRouter:
     api = APIRouter(prefix=PREFIX, tags=["registry"])
     guard, engine = ctx.guard, ctx.engine
+    languages = actions.sticker_languages()
 
     def refused(status: int, error: str, message: str, path: str) -> JSONResponse:
         ctx.counters.inc(f"registry_refused.{error}")
@@ -238,13 +240,18 @@ def router(ctx: AppContext) -> APIRouter:
     )
     def stickers(
         facility_id: Id,
-        language: Annotated[str, Query(min_length=1, max_length=200)] = "en",
+        language: list[str] = Query(  # noqa: B008 (FastAPI's default-argument style)
+            ["en"],
+            min_length=1,
+            max_length=MAX_STICKER_LANGUAGES,
+            json_schema_extra={"items": {"type": "string", "enum": list(languages)}},
+        ),
         sheet: Literal["avery-5163", "a4-l7165", "a4-l7163"] = "avery-5163",
         who: Principal | None = guard.caller,
     ) -> Any:
-        """The print-ready sticker sheet (PDF) of every location of the facility, in each of
-        ``language`` (comma-separated codes, e.g. ``en,es``). Printing is an admin act: it needs
-        registry.edit, and is written to the audit log."""
+        """The print-ready sticker sheet (PDF) of every location of the facility, in each
+        ``language`` (repeat the parameter: ``?language=en&language=es``). Printing is an
+        admin act: it needs registry.edit, and is written to the audit log."""
         with engine.connect() as conn:
             place = views.facility_place(conn, facility_id)
             if (no := at(who, "registry.edit", place, "facility")) is not None:
@@ -257,7 +264,7 @@ def router(ctx: AppContext) -> APIRouter:
         who: Principal,
         facility_id: str,
         locations: list[registry.Location],
-        language: str,
+        language: list[str],
         sheet: str,
     ) -> Response:
         from provisioning.stickers import StickerError
@@ -273,7 +280,7 @@ def router(ctx: AppContext) -> APIRouter:
         if not locations:
             return refused(409, "no_locations", "the facility has no locations yet", path)
         try:
-            languages = parse_sticker_languages(language, actions.sticker_languages())
+            languages = parse_sticker_languages(",".join(language), actions.sticker_languages())
             made = actions.sticker_sheet(
                 locations, languages, ctx.config.enrolment.qr_origin, sheet
             )

@@ -328,7 +328,7 @@ def router(ctx: AppContext) -> APIRouter:
                 "fleet config), and this fleet manager has none.",
             )
         sheet = request.query_params.get("sheet", "avery-5163")[:32]
-        language = request.query_params.get("language", "en")[:200]
+        language = ",".join(request.query_params.getlist("language") or ["en"])[:400]
         with engine.connect() as conn:
             locations = registry.list_locations(conn, place.facility_id)
         if not locations:

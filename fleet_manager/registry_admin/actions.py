@@ -13,6 +13,7 @@ Errors keep their types from the store (:class:`~fleet_manager.store.registry.Re
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from fleet_manager.config import FleetConfig
 from fleet_manager.enrolment.revocation import RevocationResult, revoke_device
 from fleet_manager.enrolment.service import CreatedToken, create_token, record_decision
-from fleet_manager.registry_admin.rules import REASON_MAX, CutOffFacts
+from fleet_manager.registry_admin.rules import CutOffFacts, clean_reason
 from fleet_manager.store import audit_log, enrolment_store, registry
 from fleet_manager.store.enrolment_store import EnrolmentRecord
 
@@ -135,6 +136,7 @@ def decide_enrolment(
 ) -> EnrolmentRecord:
     """As ``beacon provision approve|reject``; a reason, if given, is a second audit entry
     (``enrolment.decision_reason``) in the same transaction."""
+    reason = clean_reason(reason)
     with engine.begin() as conn:
         record = record_decision(conn, ref, approve, actor, now)
         if reason:
@@ -145,7 +147,7 @@ def decide_enrolment(
                 action="enrolment.decision_reason",
                 subject=record.device_id,
                 outcome="ok",
-                detail={"decision": record.state, "reason": reason[:REASON_MAX]},
+                detail={"decision": record.state, "reason": reason},
             )
     return record
 
@@ -157,7 +159,9 @@ class StickerSheet:
     pages: int
 
 
+@functools.cache
 def sticker_languages() -> tuple[str, ...]:
+    """The languages stickers can be printed in (the bundle is part of the code: read once)."""
     from content.bundle import load_bundle
 
     return load_bundle(STICKER_BUNDLE).languages
@@ -227,7 +231,7 @@ def revoke_kiosk(
         device_id,
         actor=actor,
         lifecycle="decommissioned" if decommission else "revoked",
-        reason=reason[:REASON_MAX],
+        reason=clean_reason(reason),
         now=now,
     )
 

@@ -3,6 +3,8 @@ revocation (requests forbid unknown fields and bound every length)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet_manager.registry_admin.rules import (
@@ -16,16 +18,22 @@ from fleet_manager.registry_admin.views import FacilityRow, KioskRow, LocationRo
 from fleet_manager.store.registry import FLOOR_MAX, MAX_GRACE_S, NAME_MAX, ROOM_MAX
 
 ID_MAX = 64
+# As protocol.identities (one MQTT topic level) and the registry's rules for names: the schema
+# says as much as it can, the registry still has the last word (422 with its message).
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_NOT_TEXT = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+TEXT_PATTERN = rf"^[^\s{_NOT_TEXT}](?:[^{_NOT_TEXT}]*[^\s{_NOT_TEXT}])?$"
+LocationKind = Literal["waiting_room", "bathroom", "exam_room", "other"]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class NewFacility(_Request):
-    facility_id: str = Field(min_length=1, max_length=ID_MAX)
-    name: str = Field(min_length=1, max_length=NAME_MAX)
-    region: str = Field(min_length=1, max_length=ID_MAX)
+    facility_id: str = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=TEXT_PATTERN)
+    region: str = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
     require_approval: bool = False
 
 
@@ -34,11 +42,13 @@ class FacilityChange(_Request):
 
 
 class NewLocation(_Request):
-    location_id: str = Field(min_length=1, max_length=ID_MAX)
-    name: str = Field(min_length=1, max_length=NAME_MAX)
-    kind: str = Field(min_length=1, max_length=32)
-    floor: str | None = Field(default=None, max_length=FLOOR_MAX)
-    room: str | None = Field(default=None, max_length=ROOM_MAX)
+    location_id: str = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=TEXT_PATTERN)
+    kind: LocationKind
+    floor: str | None = Field(
+        default=None, min_length=1, max_length=FLOOR_MAX, pattern=TEXT_PATTERN
+    )
+    room: str | None = Field(default=None, min_length=1, max_length=ROOM_MAX, pattern=TEXT_PATTERN)
 
 
 class QrRotation(_Request):

@@ -10,6 +10,7 @@ free-text form fields, the languages of a sticker sheet).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -71,6 +72,13 @@ def optional_text(value: str | None) -> str | None:
     return value
 
 
+def clean_reason(text: str) -> str:
+    """A free-text reason for the audit log: control and format characters (NUL, line breaks,
+    bidi overrides) become spaces, runs of spaces one, at most :data:`REASON_MAX` characters."""
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
+    return " ".join(kept.split())[:REASON_MAX]
+
+
 def checked(value: str | None) -> bool:
     """An HTML checkbox: present with any value but "" / "0" / "off" / "false" is on."""
     return value is not None and value.strip().lower() not in ("", "0", "off", "false", "no")
@@ -81,7 +89,7 @@ def parse_sticker_languages(text: str, known: Sequence[str]) -> tuple[str, ...]:
     content bundle; :class:`FormProblem` names every unusable code."""
     langs = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     if not langs:
-        raise FormProblem("name at least one language, e.g. en or en,es")
+        raise FormProblem("name at least one language, e.g. en")
     if len(langs) > MAX_STICKER_LANGUAGES:
         raise FormProblem(f"at most {MAX_STICKER_LANGUAGES} languages on one sheet")
     malformed = [lang for lang in langs if _LANGUAGE_CODE.fullmatch(lang) is None]

@@ -224,7 +224,7 @@ def test_the_sticker_sheet_downloads_as_a_pdf(app: ConsoleApp) -> None:
     fay = browser(app, "fay")
     sheet = fay.get(
         "/console/facilities/clinic-a/stickers.pdf",
-        params={"language": "en,ar", "sheet": "a4-l7165"},
+        params=[("language", "en"), ("language", "ar"), ("sheet", "a4-l7165")],
     )
     assert sheet.status_code == 200
     assert sheet.content.startswith(b"%PDF")

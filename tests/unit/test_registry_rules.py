@@ -9,6 +9,7 @@ from fleet_manager.registry_admin.rules import (
     CutOffFacts,
     FormProblem,
     checked,
+    clean_reason,
     optional_text,
     parse_grace,
     parse_sticker_languages,
@@ -160,3 +161,16 @@ def test_revocation_outcome(facts: CutOffFacts, complete: bool, says: str) -> No
         facts.reloaded,
         facts.kicked,
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("stolen", "stolen"),
+        ("  screen\nsmashed\x00 ", "screen smashed"),
+        ("a\u202eb", "a b"),
+        ("x" * 300, "x" * 200),
+    ],
+)
+def test_clean_reason(text: str, expected: str) -> None:
+    assert clean_reason(text) == expected
