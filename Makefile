@@ -19,6 +19,7 @@ test: system-deps $(STAMP) lint typecheck
 
 test-slow: system-deps $(STAMP)
 	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest -m slow
+	BEACON_SCHEMATHESIS_EXAMPLES=200 $(BIN)/pytest tests/integration/test_api_schemathesis.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ facility id that names no facility, is rightly refused with 409/422).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +49,8 @@ CHECKS = [
     content_type_conformance,
 ]
 SEED = 20261127
+# Examples per operation: bounded in `make test`; `make test-slow` runs 200.
+EXAMPLES = int(os.environ.get("BEACON_SCHEMATHESIS_EXAMPLES", "10"))
 
 
 def config(max_examples: int) -> schemathesis.Config:
@@ -115,7 +118,7 @@ def ops_token(system: ConsoleApp) -> str:
 
 @pytest.fixture(scope="module")
 def api_schema(system: ConsoleApp) -> Any:
-    return schemathesis.openapi.from_asgi(OPENAPI, system.client.app, config=config(25))
+    return schemathesis.openapi.from_asgi(OPENAPI, system.client.app, config=config(EXAMPLES))
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ manager stay queued unless a test starts one.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterator
@@ -26,13 +27,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from beacon.system import SystemLayout, build_system
+from fleet_manager.accounts import passwords
 from fleet_manager.accounts.policy import Grant
 from fleet_manager.accounts.sessions import CSRF_HEADER
-from fleet_manager.accounts.store import create_user
 from fleet_manager.api.app import create_app
 from fleet_manager.config import FleetConfig, load_config
 from fleet_manager.enrolment.service import EnrolmentService
 from fleet_manager.store.database import open_engine
+from fleet_manager.store.schema import role_grants, users
 from tests.support.live import TEST_PLAN
 
 PASSWORD = "correct horse battery staple 42"
@@ -76,10 +78,38 @@ class ConsoleApp:
         return found.group(1)
 
 
+@functools.cache
+def password_hash() -> str:
+    """One real Argon2 hash of :data:`PASSWORD` (production parameters) per test process:
+    hashing it again for each user of each test cost more than most tests themselves."""
+    return passwords.hash_password(PASSWORD, "seed-user")
+
+
 def create_users(engine: sa.Engine) -> None:
+    """The users above, stored as ``accounts.store.create_user`` stores them (without its
+    audit entry), with the shared hash; logging in verifies it for real."""
+    now = time.time()
     with engine.begin() as conn:
         for name, grant in USERS.items():
-            create_user(conn, name, PASSWORD, [grant], actor="test", now=time.time())
+            conn.execute(
+                users.insert().values(
+                    username=name,
+                    display_name=name,
+                    password_hash=password_hash(),
+                    disabled=False,
+                    created_at=now,
+                    password_changed_at=now,
+                )
+            )
+            conn.execute(
+                role_grants.insert().values(
+                    username=name,
+                    role=grant.role,
+                    facility_id=grant.facility_id,
+                    region=grant.region,
+                    created_at=now,
+                )
+            )
 
 
 @contextmanager
