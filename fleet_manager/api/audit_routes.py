@@ -86,10 +86,6 @@ class ChainResult(BaseModel):
     first_bad_seq: int | None
 
 
-class CsvResponse(Response):
-    media_type = "text/csv"
-
-
 REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"model": Refusal, "description": "a bad filter"},
     401: {"model": Refusal},
@@ -189,7 +185,7 @@ def router(ctx: AppContext) -> APIRouter:
 
     @api.get(
         PATH + ".csv",
-        response_class=CsvResponse,
+        response_class=Response,
         responses={
             200: {
                 "content": {"text/csv": {"schema": {"type": "string"}}},

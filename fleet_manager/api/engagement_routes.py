@@ -42,7 +42,14 @@ CSV_HEADER = (
     "count",
 )
 
-Day = Annotated[str | None, Query(max_length=10, description="UTC day, YYYY-MM-DD")]
+Day = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        json_schema_extra={"format": "date"},
+        description="UTC day, YYYY-MM-DD",
+    ),
+]
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 FacilityId = Annotated[str | None, Query(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
@@ -97,10 +104,6 @@ class EngagementReport(BaseModel):
     per_location: list[LocationOut]
     per_language: list[LanguageOut]
     rows: list[RowOut]
-
-
-class CsvResponse(Response):
-    media_type = "text/csv"
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -230,7 +233,7 @@ def export_csv(ctx: AppContext, who: Principal, q: EngagementQuery) -> Response:
     ctx.counters.inc("engagement_exports")
     log.info("engagement_exported", who=who.label, rows=len(found))
     name = f"engagement-{q.days.since.isoformat()}-{q.days.until.isoformat()}.csv"
-    return CsvResponse(
+    return Response(
         csv_text(found),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{name}"'},
@@ -259,7 +262,7 @@ def router(ctx: AppContext) -> APIRouter:
 
     @api.get(
         PATH + ".csv",
-        response_class=CsvResponse,
+        response_class=Response,
         responses={
             200: {
                 "content": {"text/csv": {"schema": {"type": "string"}}},

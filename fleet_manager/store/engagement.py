@@ -86,7 +86,10 @@ def resolve_range(since: str | None, until: str | None, today: date) -> DayRange
     """The days asked for: by default the last :data:`DEFAULT_DAYS` up to ``today``; at most
     :data:`MAX_DAYS`; :class:`EngagementError` for anything else."""
     end = parse_day(until, "until") if until else today
-    start = parse_day(since, "since") if since else end - timedelta(days=DEFAULT_DAYS - 1)
+    try:
+        start = parse_day(since, "since") if since else end - timedelta(days=DEFAULT_DAYS - 1)
+    except OverflowError:
+        raise EngagementError(f"until ({end}) is too early") from None
     if start > end:
         raise EngagementError(f"since ({start}) is after until ({end})")
     if (end - start).days + 1 > MAX_DAYS:

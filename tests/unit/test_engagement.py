@@ -44,6 +44,7 @@ def test_resolve_range(since: str | None, until: str | None, expected: tuple[dat
         ("2024-05-02", "2024-05-01", "after"),
         ("2023-05-31", "2024-05-31", "at most 366"),
         ("2024-06-01", None, "after"),  # since in the future, until defaults to today
+        (None, "0001-01-01", "too early"),  # the default start would be before year 1
     ],
 )
 def test_resolve_range_refuses(since: str | None, until: str | None, problem: str) -> None:
