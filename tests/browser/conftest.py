@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery staple 42"
 USERS = {"olga": Grant("ops"), "rita": Grant("responder", region="east")}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
     live = LiveSystem(tmp_path_factory.mktemp("browser") / "system")
     try:
@@ -32,7 +32,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
         live.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with chromium() as found:
         yield found
