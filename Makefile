@@ -15,7 +15,7 @@ demo: system-deps $(STAMP)
 	$(BIN)/beacon demo
 
 test: system-deps $(STAMP) lint typecheck
-	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest --durations=15
+	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 test-slow: system-deps $(STAMP)
 	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest -m slow

@@ -38,7 +38,11 @@ class VirtualDisplay:
 
     @staticmethod
     def _free_display() -> int:
-        for number in range(90, 200):
+        # Parallel test workers (pytest-xdist: gw0, gw1 …) look in ranges of their own, so
+        # two of them never pick the same free number at the same moment.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+        first = 90 + 100 * (int(worker) if worker.isdigit() else 0)
+        for number in range(first, first + 100):
             if (
                 not Path(f"/tmp/.X{number}-lock").exists()
                 and not Path(f"/tmp/.X11-unix/X{number}").exists()
