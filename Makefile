@@ -14,8 +14,12 @@ APT_PACKAGES := mosquitto postgresql xvfb xauth xdotool fonts-noto-core fonts-no
 demo: system-deps $(STAMP)
 	$(BIN)/beacon demo
 
+# Two workers (most tests wait on processes). A short base for temp dirs: the workers' own
+# subfolders would push kiosk control sockets past the 108-byte limit of a Unix socket path.
 test: system-deps $(STAMP) lint typecheck
-	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest -n 2 --dist loadfile --durations=15
+	@base=$$(mktemp -d /tmp/bt.XXXX); \
+	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest -n 2 --dist loadfile \
+	  --durations=15 --basetemp=$$base; rc=$$?; rm -rf $$base; exit $$rc
 
 test-slow: system-deps $(STAMP)
 	BEACON_TEST_PG_URL="$$(scripts/test-postgres-url)" $(BIN)/pytest -m slow
