@@ -221,6 +221,18 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
     return Deny(f"{action} by {principal.label} is outside its facilities and regions")
 
 
+def refusal_status(principal: Principal, action: Action, resource: Resource) -> int | None:
+    """How a route answers: None (allowed), 403 or 404. 403 when no role of the principal
+    allows the action anywhere, or the resource is fleet-wide (there is no id to hide); 404
+    when the action is allowed elsewhere but not on this resource, so an id outside the
+    caller's scope answers exactly like one that does not exist."""
+    if not isinstance(decide(principal, action, resource), Deny):
+        return None
+    if resource == FLEET or query_scope(principal, action).is_empty():
+        return 403
+    return 404
+
+
 @dataclass(frozen=True)
 class QueryScope:
     """Which rows a list may show for an action: everything, or these facilities/regions.

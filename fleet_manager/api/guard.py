@@ -7,7 +7,8 @@ facility's or region's resource) before touching anything. The answers follow on
 - nobody (no token, no session, or a session change without its CSRF token) → 401;
 - no role of the caller permits the action anywhere → 403;
 - the caller may do it somewhere, but not on *this* resource → 404, exactly as for an id that
-  does not exist, so a facility admin of clinic A cannot learn that clinic B's kiosk exists.
+  does not exist, so a facility admin of clinic A cannot learn that clinic B's kiosk exists;
+  a fleet-wide action has no id to hide → 403 (``policy.refusal_status`` is the rule).
 
 Lists use :meth:`Guard.scope` and filter in the query. The rules themselves are in
 :mod:`fleet_manager.accounts.policy`; this module only turns decisions into responses.
@@ -23,12 +24,11 @@ from fastapi.responses import JSONResponse
 from fleet_manager.accounts.policy import (
     FLEET,
     Action,
-    Deny,
     Principal,
     QueryScope,
     Resource,
-    decide,
     query_scope,
+    refusal_status,
 )
 from fleet_manager.api.auth import Authenticator
 from protocol.enrolment import Refusal
@@ -75,12 +75,12 @@ class Guard:
         """None if ``who`` may take ``action`` on ``resource``; else 401, 403 or 404."""
         if who is None:
             return self.unauthenticated()
-        decision = decide(who, action, resource)
-        if not isinstance(decision, Deny):
+        status = refusal_status(who, action, resource)
+        if status is None:
             return None
         self.counters.inc("api_forbidden")
-        log.warning("api_forbidden", who=who.label, action=action, reason=decision.reason)
-        if self.scope(who, action).is_empty():
+        log.warning("api_forbidden", who=who.label, action=action, status=status)
+        if status == 403:
             return refusal(403, "forbidden", "your roles do not allow that")
         return not_found(what)
 

@@ -15,9 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from fleet_manager.accounts.policy import FLEET, Deny, decide
 from fleet_manager.api.context import AppContext
-from fleet_manager.api.guard import refusal
 from fleet_manager.metrics import Counters
 from fleet_manager.metrics_export import (
     Exposition,
@@ -85,13 +83,9 @@ def router(ctx: AppContext) -> APIRouter:
     @api.get("/metrics")
     def metrics(request: Request) -> Response:
         caller = ctx.auth.caller(request)
-        if caller is None:
-            return ctx.guard.unauthenticated()
-        decision = decide(caller.principal, "fleet.view", FLEET)
-        if isinstance(decision, Deny):
-            ctx.counters.inc("api_forbidden")
-            log.warning("api_forbidden", who=caller.principal.label, action="metrics")
-            return refusal(403, "forbidden", "metrics need fleet.view for the whole fleet")
+        who = None if caller is None else caller.principal
+        if (refused := ctx.guard.refuse(who, "fleet.view")) is not None:
+            return refused
         with ctx.engine.connect() as conn:
             figures = read_figures(conn, ctx.counters, ctx.now())
         found: Exposition = families(figures)

@@ -34,6 +34,7 @@ from fleet_manager.accounts.policy import (
     Resource,
     decide,
     query_scope,
+    refusal_status,
 )
 from fleet_manager.accounts.sessions import (
     COOKIE_NAME,
@@ -112,12 +113,12 @@ class Console:
 
     def require(self, viewer: Viewer, action: Action, resource: Resource = FLEET) -> None:
         """Allowed, or :class:`PageRefused` 403 (no role allows it) / 404 (not here)."""
-        decision = decide(viewer.principal, action, resource)
-        if not isinstance(decision, Deny):
+        status = refusal_status(viewer.principal, action, resource)
+        if status is None:
             return
         self.counters.inc("console_forbidden")
-        log.warning("console_forbidden", who=viewer.label, action=action, reason=decision.reason)
-        if query_scope(viewer.principal, action).is_empty():
+        log.warning("console_forbidden", who=viewer.label, action=action, status=status)
+        if status == 403:
             raise PageRefused(403, "Your roles do not allow this page.")
         raise PageRefused(404, "Not found.")
 

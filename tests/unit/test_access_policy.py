@@ -26,6 +26,7 @@ from fleet_manager.accounts.policy import (
     decide,
     grant_within,
     query_scope,
+    refusal_status,
     visible_facilities,
 )
 
@@ -275,3 +276,28 @@ def test_documentation_table_matches_the_policy() -> None:
                 r for r, c in zip(ROLES, cells[1:], strict=True) if c == "yes"
             }
     assert rows == {a: {r for r in ROLES if a in ROLE_ACTIONS[r]} for a in ACTIONS}
+
+
+OPS, FAY = Grant("ops"), Grant("facility_admin", "clinic-a")
+RITA = Grant("responder", region="east")
+CLINIC_A, CLINIC_B = Resource.facility("clinic-a", "east"), Resource.facility("clinic-b", "west")
+
+
+@pytest.mark.parametrize(
+    ("grant", "action", "resource", "status"),
+    [
+        (OPS, "registry.edit", FLEET, None),
+        (FAY, "registry.edit", CLINIC_A, None),
+        # Allowed elsewhere, not here: the other clinic's id looks unknown.
+        (FAY, "registry.edit", CLINIC_B, 404),
+        # A fleet-wide action has no id to hide.
+        (FAY, "registry.edit", FLEET, 403),
+        # No role allows it anywhere.
+        (RITA, "registry.edit", CLINIC_A, 403),
+        (RITA, "incident.view", Resource.region_of("west"), 404),
+    ],
+)  # fmt: skip
+def test_refusal_status(
+    grant: Grant, action: Action, resource: Resource, status: int | None
+) -> None:
+    assert refusal_status(Principal("user", "u", frozenset({grant})), action, resource) == status
