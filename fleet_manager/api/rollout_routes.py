@@ -16,22 +16,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_repo.status import repository_status
 from fleet_manager.accounts.policy import (
-    FLEET,
     Action,
-    Decision,
-    Deny,
     Principal,
-    decide,
-    query_scope,
 )
 from fleet_manager.api.auth import Authenticator
 from fleet_manager.api.content_routes import RolloutView, rollout_view
+from fleet_manager.api.guard import Guard, refusal
 from fleet_manager.rollouts import plan
 from fleet_manager.rollouts import service as rollouts
 from protocol.content_delivery import RolloutScope, bundle_target
@@ -57,12 +53,6 @@ class RolloutRequest(BaseModel):
     devices: tuple[str, ...] = Field(default=(), max_length=1000)
 
 
-def _refusal(status: int, error: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content=Refusal(error=error, message=message).model_dump()
-    )
-
-
 def _view(row: rollouts.RolloutRow) -> dict[str, Any]:
     """A rollout as every route answers it (the shape :class:`RolloutView` documents, as in
     ``/api/v1/content``)."""
@@ -78,35 +68,10 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
     """The routes, bound to the fleet database (and the content repository, to refuse a
     rollout of a version that was never published)."""
     router = APIRouter(prefix=PREFIX, tags=["rollouts"])
-    engine, counters, clock = auth.engine, auth.counters, auth.clock
+    engine, clock = auth.engine, auth.clock
 
-    def principal(request: Request) -> Principal | None:
-        found = auth.caller(request)
-        return None if found is None else found.principal
-
-    caller = Depends(principal)
-
-    def denied(
-        who: Principal | None, action: Action, anywhere: bool = False
-    ) -> JSONResponse | None:
-        """401/403, or None. ``anywhere``: reading rollouts needs the action in any scope
-        (a facility admin sees what content its kiosks are given); changing them, fleet-wide."""
-        if who is None:
-            counters.inc("api_unauthenticated")
-            return _refusal(
-                401, "unauthenticated", "log in (and send the CSRF token) or give an API token"
-            )
-        if anywhere:
-            if not query_scope(who, action).is_empty():
-                return None
-            decision: Decision = Deny("no scope")
-        else:
-            decision = decide(who, action, FLEET)
-        if isinstance(decision, Deny):
-            counters.inc("api_forbidden")
-            log.warning("api_forbidden", who=who.label, action=action, reason=decision.reason)
-            return _refusal(403, "forbidden", "this token may not do that")
-        return None
+    guard = Guard(auth)
+    caller = guard.caller
 
     @router.get("", response_model=list[RolloutView], responses=_responses())
     def list_rollouts(
@@ -114,25 +79,25 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
         who: Principal | None = caller,
     ) -> Any:
         """Every rollout (or one channel's), oldest first, with progress by wave."""
-        if (refused := denied(who, "content.view", anywhere=True)) is not None:
+        if (refused := guard.refuse_anywhere(who, "content.view")) is not None:
             return refused
         with engine.connect() as conn:
             return [_view(r) for r in rollouts.list_rollouts(conn, channel)]
 
     @router.get("/{rollout_id}", response_model=RolloutView, responses=_responses(404))
     def get_rollout(rollout_id: str, who: Principal | None = caller) -> Any:
-        if (refused := denied(who, "content.view", anywhere=True)) is not None:
+        if (refused := guard.refuse_anywhere(who, "content.view")) is not None:
             return refused
         with engine.connect() as conn:
             row = rollouts.get(conn, rollout_id[:64])
         if row is None:
-            return _refusal(404, "unknown_rollout", f"no rollout {rollout_id[:64]!r}")
+            return refusal(404, "unknown_rollout", f"no rollout {rollout_id[:64]!r}")
         return _view(row)
 
     @router.post("", status_code=201, response_model=RolloutView, responses=_responses(409, 422))
     def start_rollout(body: RolloutRequest, who: Principal | None = caller) -> Any:
         """Start rolling a published version out to a channel, wave by wave."""
-        if (refused := denied(who, "rollout.start")) is not None:
+        if (refused := guard.refuse(who, "rollout.start")) is not None:
             return refused
         assert who is not None
         try:
@@ -142,9 +107,9 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
                 regions=body.regions, facilities=body.facilities, devices=body.devices
             )
         except ValueError as exc:
-            return _refusal(422, "bad_request", str(exc))
+            return refusal(422, "bad_request", str(exc))
         if repository is not None and body.version not in repository_status(repository).bundles:
-            return _refusal(422, "unpublished", f"version {body.version} is not published")
+            return refusal(422, "unpublished", f"version {body.version} is not published")
         try:
             row = rollouts.start(
                 engine,
@@ -160,7 +125,7 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
                 now=clock(),
             )
         except rollouts.RolloutError as exc:
-            return _refusal(409, "conflict", str(exc))
+            return refusal(409, "conflict", str(exc))
         return JSONResponse(status_code=201, content=_view(row))
 
     @router.post(
@@ -179,16 +144,16 @@ def rollout_router(auth: Authenticator, repository: Path | None = None) -> APIRo
             if action == "resume"
             else "rollout.abort"
         )
-        if (refused := denied(who, permission)) is not None:
+        if (refused := guard.refuse(who, permission)) is not None:
             return refused
         assert who is not None
         with engine.connect() as conn:
             if rollouts.get(conn, rollout_id[:64]) is None:
-                return _refusal(404, "unknown_rollout", f"no rollout {rollout_id[:64]!r}")
+                return refusal(404, "unknown_rollout", f"no rollout {rollout_id[:64]!r}")
         try:
             row = rollouts.operate(engine, rollout_id[:64], action, who.label, clock())
         except rollouts.RolloutError as exc:
-            return _refusal(409, "refused", str(exc))
+            return refusal(409, "refused", str(exc))
         return _view(row)
 
     return router
