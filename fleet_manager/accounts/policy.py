@@ -221,14 +221,17 @@ def decide(principal: Principal, action: Action, resource: Resource) -> Decision
     return Deny(f"{action} by {principal.label} is outside its facilities and regions")
 
 
-def refusal_status(principal: Principal, action: Action, resource: Resource) -> int | None:
-    """How a route answers: None (allowed), 403 or 404. 403 when no role of the principal
-    allows the action anywhere, or the resource is fleet-wide (there is no id to hide); 404
-    when the action is allowed elsewhere but not on this resource, so an id outside the
-    caller's scope answers exactly like one that does not exist."""
-    if not isinstance(decide(principal, action, resource), Deny):
+def refusal_status(principal: Principal, action: Action, resource: Resource | None) -> int | None:
+    """How a route answers: None (allowed), 403 or 404. ``resource`` None is a fleet-wide
+    action on no object in particular (add a facility, edit the policy).
+
+    403 when no role of the principal allows the action anywhere, or for a fleet-wide action
+    (there is no id to hide); 404 when the action is allowed elsewhere but not on this
+    resource, so an id outside the caller's scope (a kiosk of another clinic, or one placed
+    nowhere) answers exactly like one that does not exist."""
+    if not isinstance(decide(principal, action, FLEET if resource is None else resource), Deny):
         return None
-    if resource == FLEET or query_scope(principal, action).is_empty():
+    if resource is None or query_scope(principal, action).is_empty():
         return 403
     return 404
 

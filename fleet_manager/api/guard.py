@@ -22,7 +22,6 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from fleet_manager.accounts.policy import (
-    FLEET,
     Action,
     Principal,
     QueryScope,
@@ -67,12 +66,17 @@ class Guard:
 
     def refuse(self, who: Principal | None, action: Action) -> JSONResponse | None:
         """None if ``who`` may take ``action`` fleet-wide; else the 401/403 to answer."""
-        return self.refuse_in(who, action, FLEET)
+        return self._refuse(who, action, None, "resource")
 
     def refuse_in(
         self, who: Principal | None, action: Action, resource: Resource, what: str = "resource"
     ) -> JSONResponse | None:
         """None if ``who`` may take ``action`` on ``resource``; else 401, 403 or 404."""
+        return self._refuse(who, action, resource, what)
+
+    def _refuse(
+        self, who: Principal | None, action: Action, resource: Resource | None, what: str
+    ) -> JSONResponse | None:
         if who is None:
             return self.unauthenticated()
         status = refusal_status(who, action, resource)

@@ -111,8 +111,9 @@ class Console:
             raise PageRefused(401, "log in")
         return Viewer(caller.principal, caller.csrf_token)
 
-    def require(self, viewer: Viewer, action: Action, resource: Resource = FLEET) -> None:
-        """Allowed, or :class:`PageRefused` 403 (no role allows it) / 404 (not here)."""
+    def require(self, viewer: Viewer, action: Action, resource: Resource | None = None) -> None:
+        """Allowed, or :class:`PageRefused` 403 (no role allows it, or a fleet-wide action:
+        ``resource`` None) / 404 (not here)."""
         status = refusal_status(viewer.principal, action, resource)
         if status is None:
             return

@@ -286,18 +286,20 @@ CLINIC_A, CLINIC_B = Resource.facility("clinic-a", "east"), Resource.facility("c
 @pytest.mark.parametrize(
     ("grant", "action", "resource", "status"),
     [
-        (OPS, "registry.edit", FLEET, None),
+        (OPS, "registry.edit", None, None),
         (FAY, "registry.edit", CLINIC_A, None),
         # Allowed elsewhere, not here: the other clinic's id looks unknown.
         (FAY, "registry.edit", CLINIC_B, 404),
-        # A fleet-wide action has no id to hide.
-        (FAY, "registry.edit", FLEET, 403),
+        # A fleet-wide action (no object: None) has no id to hide.
+        (FAY, "registry.edit", None, 403),
+        # A kiosk placed nowhere is an id all the same: only fleet-wide grants see it.
+        (FAY, "fleet.view", FLEET, 404),
         # No role allows it anywhere.
         (RITA, "registry.edit", CLINIC_A, 403),
         (RITA, "incident.view", Resource.region_of("west"), 404),
     ],
 )  # fmt: skip
 def test_refusal_status(
-    grant: Grant, action: Action, resource: Resource, status: int | None
+    grant: Grant, action: Action, resource: Resource | None, status: int | None
 ) -> None:
     assert refusal_status(Principal("user", "u", frozenset({grant})), action, resource) == status
