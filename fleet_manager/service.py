@@ -53,6 +53,7 @@ from fleet_manager.ingest import (
     classify,
 )
 from fleet_manager.metrics import Counters, Histogram
+from fleet_manager.reports.delivery import ReportDelivery
 from fleet_manager.rollouts import service as rollout_service
 from fleet_manager.routing import policy_store
 from fleet_manager.routing.policy import PolicyError, RoutingPolicy, load_policy
@@ -157,6 +158,10 @@ class FleetManager:
             target=self._housekeeping, name="fleet-housekeeping", daemon=True
         )
         self._reports_lock = threading.Lock()
+        # Reports from the landing page become (or add to) incidents of kind "report".
+        self.report_delivery = ReportDelivery(
+            self.engine, lambda: self.policy, self.publish_incident, self.counters
+        )
         self.link = MqttLink(
             BrokerEndpoint(config.broker.host, config.broker.port, config.broker.tls()),
             LinkOptions(
@@ -226,6 +231,9 @@ class FleetManager:
                 self._safe(self._republish_recent)
             if now >= next_console:
                 self._safe(partial(self._apply_console_requests, now))
+                report_timer = self._safe(partial(self.report_delivery.deliver, now))
+                if report_timer is not None:
+                    next_escalation = min(next_escalation or report_timer, report_timer)
                 next_console = now + CONSOLE_POLL_S
             if now >= next_poll:
                 next_escalation = self._safe(self._next_escalation_at)

@@ -111,6 +111,9 @@ class IncidentMessage(WireModel):
     escalation: EscalationInfo
     acknowledged_by: str | None = None
     resolved_by: str | None = None
+    # Kind "report": how many encrypted entries the report has (an addition raises it); what
+    # they say is fetched and decrypted by responders, never carried here.
+    report_entries: int = Field(default=0, ge=0)
 
 
 class ResponderAction(WireModel):

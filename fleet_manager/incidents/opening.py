@@ -1,10 +1,13 @@
 """Deciding a new incident (pure): where, which route, which team first.
 
 Help, drill and tamper alerts come from kiosks; supervision findings (a kiosk offline too long,
-stale content) come from the fleet manager itself. Both open incidents the same way.
+stale content) come from the fleet manager itself; reports come from the landing page. All open
+incidents the same way.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from fleet_manager.incidents.lifecycle import TimelineEntry, open_incident
 from fleet_manager.incidents.view import incident_id_for_alert
@@ -119,3 +122,37 @@ def decide_supervision_incident(
         now=now,
     )
     return record, (TimelineEntry(now, "supervision", "system", finding.detail()), *timeline)
+
+
+# Incidents opened by a report have no kiosk: this stands where the device id goes.
+REPORT_SOURCE = "landing-page"
+
+
+def decide_report_incident(
+    *,
+    report_id: str,
+    region: str,
+    facility: str | None,
+    location: str,
+    location_name: str | None,
+    received_at: float,
+    policy: RoutingPolicy,
+    now: float,
+) -> tuple[IncidentRecord, tuple[TimelineEntry, ...]]:
+    """The incident of kind ``report`` a new report opens: routed and escalated like a help
+    alert. Its record and messages say that a report exists, never what it says."""
+    facts = IncidentFacts(
+        kind="report", region=region, facility=facility, location=location, drill=False
+    )
+    record, timeline = _opened(
+        facts=facts,
+        alert_id=report_id,
+        alert_ts=received_at,
+        location_name=location_name,
+        device_id=REPORT_SOURCE,
+        policy=policy,
+        incident_id=incident_id_for_alert(report_id),
+        now=now,
+    )
+    received = TimelineEntry(now, "report_received", REPORT_SOURCE, {"entry": 1})
+    return replace(record, report_entries=1), (received, *timeline)

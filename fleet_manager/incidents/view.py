@@ -42,4 +42,5 @@ def incident_message(record: IncidentRecord) -> IncidentMessage:
         ),
         acknowledged_by=status.acknowledged_by,
         resolved_by=status.resolved_by,
+        report_entries=record.report_entries,
     )

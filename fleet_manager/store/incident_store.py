@@ -36,6 +36,8 @@ class IncidentRecord:
     route: str
     chain: EscalationChain
     status: IncidentStatus
+    # Entries of the encrypted report behind an incident of kind "report" (0 for the others).
+    report_entries: int = 0
 
 
 def chain_to_json(chain: EscalationChain) -> dict[str, Any]:
@@ -95,6 +97,7 @@ def _record(row: Any) -> IncidentRecord:
         route=row.route,
         chain=chain_from_json(row.chain),
         status=status,
+        report_entries=row.report_entries,
     )
 
 
@@ -158,6 +161,7 @@ def insert_incident(
             updated_at=record.updated_at,
             route=record.route,
             chain=chain_to_json(record.chain),
+            report_entries=record.report_entries,
             **_status_columns(record.status),
         )
     )
@@ -200,6 +204,26 @@ def update_status(
         incidents.update()
         .where(incidents.c.incident_id == record.incident_id, incidents.c.version == record.version)
         .values(version=record.version + 1, updated_at=now, **_status_columns(status))
+    )
+    if result.rowcount != 1:
+        return None
+    append_timeline(conn, record.incident_id, timeline)
+    return get_incident(conn, record.incident_id)
+
+
+def record_report_entries(
+    conn: sa.Connection,
+    record: IncidentRecord,
+    entries: int,
+    timeline: Sequence[TimelineEntry],
+    now: float,
+) -> IncidentRecord | None:
+    """A reporter added to the report: a new version saying how many entries it has now
+    (responders fetch and decrypt them), if nobody changed the incident since ``record``."""
+    result = conn.execute(
+        incidents.update()
+        .where(incidents.c.incident_id == record.incident_id, incidents.c.version == record.version)
+        .values(version=record.version + 1, updated_at=now, report_entries=entries)
     )
     if result.rowcount != 1:
         return None

@@ -130,6 +130,8 @@ incidents = sa.Table(
     sa.Column("exhausted", sa.Boolean, nullable=False),
     sa.Column("acknowledged_by", sa.String(64), nullable=True),
     sa.Column("resolved_by", sa.String(64), nullable=True),
+    # How many entries the encrypted report behind a "report" incident has (migration 0007).
+    sa.Column("report_entries", sa.Integer, nullable=False, server_default="0"),
 )
 
 incident_events = sa.Table(
@@ -383,3 +385,44 @@ sa.Index("ix_incidents_opened_at", incidents.c.opened_at)
 sa.Index("ix_incidents_updated_at", incidents.c.updated_at)
 # The fleet page's live feed reads kiosks whose status changed since its cursor.
 sa.Index("ix_devices_status_at", devices.c.status_at)
+
+# Reports from the landing page (migration 0007). Only ciphertext: each entry is sealed on
+# arrival to the public key of its location's region (fleet_manager/reports/sealing.py); the
+# private keys are held by that region's responders, never here.
+report_keys = sa.Table(
+    "report_keys",
+    metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("region", sa.String(64), nullable=False, index=True),
+    sa.Column("public_key", sa.Text, nullable=False),  # PEM, X25519
+    sa.Column("added_at", Time, nullable=False),
+    sa.Column("added_by", sa.String(64), nullable=False),
+    sa.Column("retired_at", Time, nullable=True),
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("report_id", sa.String(36), primary_key=True),
+    # SHA-256 of the case code (to find the case) and the passphrase's Argon2 hash.
+    sa.Column("case_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("passphrase_hash", sa.String(200), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("facility_id", sa.String(64), nullable=True),
+    sa.Column("location_id", sa.String(64), nullable=False),
+    sa.Column("incident_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+report_entries = sa.Table(
+    "report_entries",
+    metadata,
+    sa.Column("report_id", sa.String(36), sa.ForeignKey("reports.report_id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    # When a fleet manager put it on the incident (applying it twice is harmless).
+    sa.Column("delivered_at", Time, nullable=True),
+)
+sa.Index("ix_report_entries_delivered_at", report_entries.c.delivered_at)
