@@ -235,6 +235,38 @@ def fleet_api(config_path: Path) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+# -- landing page -----------------------------------------------------------------------
+
+
+@main.group()
+def landing() -> None:
+    """The QR landing page and its report form."""
+
+
+@landing.command("serve")
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True
+)
+def landing_serve(config_path: Path) -> None:
+    """Serve the landing page over HTTPS (the config's 'landing' section), until SIGTERM."""
+    from content.bundle import BundleError
+    from fleet_manager.config import ConfigError, load_config
+    from fleet_manager.landing.serve import serve
+    from fleet_manager.landing.texts import LandingTextsError
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if config.landing is None:
+        raise click.ClickException(f"{config_path}: no 'landing' section")
+    configure_logging(config.log_level, process=f"landing-{config.instance}")
+    try:
+        serve(config)
+    except (OSError, ValueError, BundleError, LandingTextsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 # -- responder --------------------------------------------------------------------------
 
 

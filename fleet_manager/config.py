@@ -32,6 +32,17 @@
       offline_after_s: 900             # a kiosk offline this long opens a 'supervision' incident
       stale_content_after_s: 86400     # still on an old bundle this long after a rollout ended
       check_interval_s: 30
+    landing:                           # optional: the QR landing page (`beacon landing serve`)
+      listen: {host: 0.0.0.0, port: 443}
+      tls_cert: landing-cert.pem       # the landing host's certificate (chain) and key
+      tls_key: landing-key.pem
+      bundle: null                     # content bundle for languages and hotlines (null: sample)
+      default_hotlines: []             # hotline ids for unknown tokens ([]: all of the bundle's)
+      region_hotlines: {north: [us-nhth]}   # per region ([] or absent: default_hotlines)
+      emergency_number: "911"
+      exit_url: https://www.weather.gov/   # where quick exit goes
+      limits: {reports_per_hour: 5, additions_per_hour: 20, wrong_codes_per_hour: 10,
+               all_reports_per_hour: 300}
     revocation:                        # optional: how `beacon provision revoke` reaches the broker
       acl_file: /etc/mosquitto/beacon.acl
       crl_dir: /etc/mosquitto/beacon-crl
@@ -143,6 +154,31 @@ class SupervisionSettings(BaseModel):
         )
 
 
+class LandingLimits(BaseModel):
+    """Per client (a keyed hash of its address, never stored) and, for reports, for everyone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    reports_per_hour: int = Field(default=5, ge=1, le=10_000)
+    additions_per_hour: int = Field(default=20, ge=1, le=10_000)
+    wrong_codes_per_hour: int = Field(default=10, ge=1, le=10_000)
+    all_reports_per_hour: int = Field(default=300, ge=1, le=1_000_000)
+
+
+class LandingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    listen: ListenAddress
+    tls_cert: Path
+    tls_key: Path
+    bundle: Path | None = None
+    default_hotlines: tuple[str, ...] = ()
+    region_hotlines: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    emergency_number: str = Field(default="911", pattern=r"^[0-9+\- ]{2,20}$")
+    exit_url: str = Field(default="https://www.weather.gov/", pattern=r"^https://[^\s\"'<>]+$")
+    scan_flush_s: float = Field(default=5.0, gt=0, le=300)
+    token_cache_s: float = Field(default=30.0, ge=0, le=3600)
+    limits: LandingLimits = LandingLimits()
+
+
 class RevocationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     acl_file: Path
@@ -166,6 +202,7 @@ class FleetConfig(BaseModel):
     content: ContentSettings | None = None
     console: ConsoleSettings = ConsoleSettings()
     supervision: SupervisionSettings = SupervisionSettings()
+    landing: LandingSettings | None = None
 
     @field_validator("instance", "default_region")
     @classmethod
@@ -205,6 +242,11 @@ def _resolve(base: Path, data: dict[str, object]) -> None:
         for key in ("repository", "snapshot_key", "timestamp_key"):
             if isinstance(content.get(key), str):
                 content[key] = str(base / content[key])
+    landing = data.get("landing")
+    if isinstance(landing, dict):
+        for key in ("tls_cert", "tls_key", "bundle"):
+            if isinstance(landing.get(key), str):
+                landing[key] = str(base / landing[key])
     revocation = data.get("revocation")
     if isinstance(revocation, dict):
         for key in ("acl_file", "crl_dir", "broker_pid_file"):
@@ -244,6 +286,11 @@ def load_config(path: Path) -> FleetConfig:
         files += [
             ("content.snapshot_key", config.content.snapshot_key),
             ("content.timestamp_key", config.content.timestamp_key),
+        ]
+    if config.landing is not None:
+        files += [
+            ("landing.tls_cert", config.landing.tls_cert),
+            ("landing.tls_key", config.landing.tls_key),
         ]
     for what, file in files:
         if not file.is_file():

@@ -73,6 +73,16 @@ class DevicePlacement:
 
 
 @dataclass(frozen=True)
+class TokenPlace:
+    """Where a scanned QR token leads: what the landing page needs to route a report."""
+
+    location_id: str
+    location_name: str
+    facility_id: str
+    region: str
+
+
+@dataclass(frozen=True)
 class Facility:
     facility_id: str
     name: str
@@ -509,3 +519,27 @@ def resolve_token(conn: sa.Connection, token: str, now: float) -> str | None:
     if record is None or token_status(record, now) not in RESOLVING:
         return None
     return record.location_id
+
+
+def place_of_token(conn: sa.Connection, token: str, now: float) -> TokenPlace | None:
+    """The location (with its facility and region) a scanned token leads to at ``now``; None if
+    the token is unknown or expired."""
+    row = conn.execute(
+        sa.select(
+            location_tokens.c.retired_at,
+            location_tokens.c.valid_until,
+            locations.c.location_id,
+            locations.c.name,
+            facilities.c.facility_id,
+            facilities.c.region,
+        )
+        .join(locations, locations.c.location_id == location_tokens.c.location_id)
+        .join(facilities, facilities.c.facility_id == locations.c.facility_id)
+        .where(location_tokens.c.token == token)
+    ).first()
+    if row is None:
+        return None
+    record = TokenRecord(token, row.location_id, 0.0, row.retired_at, row.valid_until)
+    if token_status(record, now) not in RESOLVING:
+        return None
+    return TokenPlace(row.location_id, row.name, row.facility_id, row.region)

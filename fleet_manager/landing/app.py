@@ -1,0 +1,461 @@
+"""The QR landing page: ``GET /r/{token}``, the report form and additions (Starlette).
+
+Privacy is the shape of this module: no cookies are ever set, nothing is loaded from anywhere
+but this response (style and script are inline and pinned by hash in the CSP), no request's
+address or user agent reaches a log line, and the only thing a page view leaves behind is one
+more in an aggregate count per location, day and language. An unknown or retired token gets
+the same page (with the hotlines every region shares), so the page never tells whether a token
+existed; a report sent from it still reaches the default region's responders.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import sqlalchemy as sa
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from content.bundle import ContentBundle
+from fleet_manager.config import LandingSettings
+from fleet_manager.landing.desk import Added, Refused, ReportDesk, Sent
+from fleet_manager.landing.language import choose_language
+from fleet_manager.landing.page import State, page_view
+from fleet_manager.landing.scan_tally import ScanTally
+from fleet_manager.landing.texts import LandingTexts
+from fleet_manager.metrics import Counters
+from fleet_manager.reports.limits import Action, ClientKeys, LimitRules, WindowCounts
+from fleet_manager.reports.submission import (
+    SHORT_LIMIT,
+    TEXT_LIMIT,
+    FormProblem,
+    addition_content,
+    parse_addition,
+    parse_report,
+)
+from fleet_manager.store import engagement, metric_snapshots, registry
+from fleet_manager.store.registry import TokenPlace
+from transport.log import get_logger
+
+log = get_logger("fleet_manager.landing")
+
+HERE = Path(__file__).resolve().parent
+# 4,000 characters of any script, percent-encoded, fit with room to spare.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FIELDS = 20
+# What registry.new_location_token makes (URL-safe base64), with room for printed older ones.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TOKEN_CACHE_MAX = 10_000
+# The field a problem names → the label the person saw.
+FIELD_LABELS = {
+    "what": "form.what",
+    "contact_method": "form.contact_method",
+    "contact_time": "form.contact_time",
+    "text": "add.text",
+    "code": "sent.code",
+    "passphrase": "sent.passphrase",
+}
+
+
+def _sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@dataclass(frozen=True)
+class Assets:
+    css: str
+    js: str
+
+    @property
+    def csp(self) -> str:
+        return (
+            "default-src 'none'; "
+            f"style-src {_sha256_source(self.css)}; script-src {_sha256_source(self.js)}; "
+            "img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+
+
+def load_assets() -> Assets:
+    return Assets(
+        (HERE / "templates" / "landing.css").read_text(),
+        (HERE / "templates" / "exit.js").read_text(),
+    )
+
+
+class PrivacyHeaders:
+    """ASGI middleware: the headers every response carries, whatever answered it, and a limit
+    on request bodies (a POST must say its length)."""
+
+    def __init__(self, app: ASGIApp, csp: str, counters: Counters) -> None:
+        self.app = app
+        self.counters = counters
+        self.headers: list[tuple[bytes, bytes]] = [
+            (b"cache-control", b"no-store"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"content-security-policy", csp.encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+            (b"x-robots-tag", b"noindex, nofollow"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        self.names = {name for name, _ in self.headers}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in self.names and k.lower() != b"set-cookie"
+                ]
+                message = {**message, "headers": kept + self.headers}
+            await send(message)
+
+        if scope["method"] == "POST":
+            length = dict(scope["headers"]).get(b"content-length")
+            problem = None
+            if length is None:
+                problem = (411, "a length is required")
+            elif not length.isdigit() or int(length) > MAX_BODY_BYTES:
+                problem = (413, "too large")
+            if problem is not None:
+                self.counters.inc(f"landing_refused_{problem[0]}")
+                log.warning("landing_request_refused", status=problem[0], problem=problem[1])
+                response = PlainTextResponse(problem[1], status_code=problem[0])
+                await response(scope, receive, with_headers)
+                return
+        await self.app(scope, receive, with_headers)
+
+
+class LandingApp:
+    """Everything the landing page needs, built once at start."""
+
+    def __init__(
+        self,
+        settings: LandingSettings,
+        engine: sa.Engine,
+        bundle: ContentBundle,
+        texts: LandingTexts,
+        default_region: str,
+        instance: str = "landing",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.bundle = bundle
+        self.texts = texts
+        self.clock = clock
+        self.instance = instance
+        self.languages = tuple(code for code in bundle.languages if code in texts.languages)
+        self.counters = Counters()
+        self.tally = ScanTally()
+        self.desk = ReportDesk(engine, self.counters, default_region, clock)
+        self.limits = WindowCounts(LimitRules(**settings.limits.model_dump()))
+        self.client_keys = ClientKeys(clock)
+        self._limits_lock = threading.Lock()
+        self._tokens: dict[str, tuple[float, TokenPlace | None]] = {}
+        self.assets = load_assets()
+        env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            auto_reload=False,
+        )
+        self.template = env.get_template("page.html")
+        every = tuple(bundle.hotlines)
+        self.default_hotlines = settings.default_hotlines or every
+        unknown = [
+            h
+            for h in (
+                *self.default_hotlines,
+                *(x for v in settings.region_hotlines.values() for x in v),
+            )
+            if h not in bundle.hotlines
+        ]
+        if unknown:
+            raise ValueError(
+                f"landing: hotline(s) {', '.join(sorted(set(unknown)))} are not in the bundle "
+                f"{bundle.root} ({', '.join(every)})"
+            )
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def _cached_place(self, token: str) -> tuple[bool, TokenPlace | None]:
+        hit = self._tokens.get(token)
+        if hit is not None and self.clock() < hit[0]:
+            return True, hit[1]
+        return False, None
+
+    def _look_up(self, token: str) -> TokenPlace | None:
+        if not TOKEN_SHAPE.fullmatch(token):
+            return None  # cannot be a token; not worth a query
+        with self.engine.connect() as conn:
+            place = registry.place_of_token(conn, token, self.clock())
+        if len(self._tokens) >= TOKEN_CACHE_MAX:
+            self._tokens.clear()  # random tokens must not grow memory without end
+        self._tokens[token] = (self.clock() + self.settings.token_cache_s, place)
+        return place
+
+    async def place(self, token: str) -> TokenPlace | None:
+        cached, place = self._cached_place(token)
+        if cached:
+            return place
+        return await run_in_threadpool(self._look_up, token)
+
+    def hotlines_for(self, place: TokenPlace | None) -> tuple[str, ...]:
+        if place is None:
+            return self.default_hotlines
+        return self.settings.region_hotlines.get(place.region) or self.default_hotlines
+
+    def language(self, request: Request) -> str:
+        asked = request.query_params.get("l")
+        return choose_language(asked, request.headers.get("accept-language"), self.languages)
+
+    # -- limits -----------------------------------------------------------------------------
+
+    def _client(self, request: Request) -> str:
+        address = request.client.host if request.client is not None else "unknown"
+        return self.client_keys.key_for(address)
+
+    def allowed(self, actions: list[tuple[Action, str]]) -> bool:
+        now = self.clock()
+        with self._limits_lock:
+            return all(self.limits.would_allow(action, key, now) for action, key in actions)
+
+    def count(self, action: Action, key: str) -> None:
+        with self._limits_lock:
+            self.limits.record(action, key, self.clock())
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def render(
+        self,
+        token: str,
+        lang: str,
+        place: TokenPlace | None,
+        status: int = 200,
+        state: State = "form",
+        **extra: Any,
+    ) -> HTMLResponse:
+        view = page_view(
+            bundle=self.bundle,
+            texts=self.texts,
+            lang=lang,
+            token=token,
+            hotline_ids=self.hotlines_for(place),
+            emergency_number=self.settings.emergency_number,
+            exit_url=self.settings.exit_url,
+            languages=self.languages,
+            state=state,
+            **extra,
+        )
+        html = self.template.render(
+            v=view,
+            css=self.assets.css,
+            js=self.assets.js,
+            limits={"text": TEXT_LIMIT, "short": SHORT_LIMIT},
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def refuse(
+        self,
+        token: str,
+        lang: str,
+        place: TokenPlace | None,
+        status: int,
+        reason: str,
+        message: str,
+    ) -> HTMLResponse:
+        self.counters.inc(f"landing_refused_{reason}")
+        log.warning("landing_form_refused", reason=reason, status=status)
+        return self.render(token, lang, place, status, "refused", problem=message)
+
+    def problem_message(self, lang: str, problem: FormProblem) -> str:
+        if problem.reason == "too_long":
+            label = self.texts.text(lang, FIELD_LABELS.get(problem.field or "", "form.what"))
+            return self.texts.text(lang, "error.too_long", field=label, limit=problem.limit)
+        if problem.reason == "empty":
+            return self.texts.text(lang, "error.empty")
+        return self.texts.text(lang, "error.bad_form")
+
+    # -- background -------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the scans counted so far and this process's counters (for /metrics)."""
+        counts = self.tally.take()
+        now = self.clock()
+        try:
+            with self.engine.begin() as conn:
+                for (day, location_id, lang), n in counts.items():
+                    engagement.count(conn, day, location_id, "qr_scan", lang, n)
+                metric_snapshots.save(conn, self.instance, now, self.counters.snapshot(), {})
+        except Exception:  # the flusher must outlive a bad moment of the database
+            self.tally.put_back(counts)
+            self.counters.inc("landing_flush_errors")
+            log.exception("landing_flush_failed")
+        with self._limits_lock:
+            self.limits.forget_older_than(now - 2 * 3600)
+
+
+async def read_form(request: Request) -> dict[str, list[str]] | None:
+    """A url-encoded form, or None if it is not one (wrong type, not UTF-8, too many fields)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return None
+    body = await request.body()
+    try:
+        return parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            errors="strict",
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def create_landing_app(landing: LandingApp) -> ASGIApp:
+    async def page(request: Request) -> Response:
+        token = request.path_params["token"]
+        lang = landing.language(request)
+        place = await landing.place(token)
+        if place is not None:
+            landing.tally.add(engagement.day_of(landing.clock()), place.location_id, lang)
+        landing.counters.inc("landing_pages")
+        return landing.render(token, lang, place)
+
+    async def report(request: Request) -> Response:
+        token = request.path_params["token"]
+        lang = landing.language(request)
+        place = await landing.place(token)
+        form = await read_form(request)
+        if form is None:
+            return landing.refuse(
+                token, lang, place, 400, "bad_form", landing.texts.text(lang, "error.bad_form")
+            )
+        content = parse_report(form, lang, landing.clock())
+        if isinstance(content, FormProblem):
+            status = 413 if content.reason == "too_long" else 400
+            return landing.refuse(
+                token, lang, place, status, content.reason, landing.problem_message(lang, content)
+            )
+        client = landing._client(request)
+        if not landing.allowed([("report", client), ("all_reports", "*")]):
+            return landing.refuse(
+                token, lang, place, 429, "busy", landing.texts.text(lang, "error.busy")
+            )
+        outcome = await run_in_threadpool(landing.desk.submit, place, content)
+        if isinstance(outcome, Refused):
+            return landing.refuse(
+                token,
+                lang,
+                place,
+                503,
+                outcome.reason,
+                landing.texts.text(lang, "error.unavailable"),
+            )
+        assert isinstance(outcome, Sent)
+        landing.count("report", client)
+        landing.count("all_reports", "*")
+        c = outcome.credentials
+        return landing.render(
+            token, lang, place, 200, "sent", code=c.code_shown, passphrase=c.passphrase_shown
+        )
+
+    async def add(request: Request) -> Response:
+        token = request.path_params["token"]
+        lang = landing.language(request)
+        place = await landing.place(token)
+        form = await read_form(request)
+        if form is None:
+            return landing.refuse(
+                token, lang, place, 400, "bad_form", landing.texts.text(lang, "error.bad_form")
+            )
+        asked = parse_addition(form)
+        if isinstance(asked, FormProblem):
+            status = 413 if asked.reason == "too_long" else 400
+            return landing.refuse(
+                token, lang, place, status, asked.reason, landing.problem_message(lang, asked)
+            )
+        client = landing._client(request)
+        case_key = "case:" + asked.code.upper().replace("-", "").replace(" ", "")
+        if not landing.allowed(
+            [("addition", client), ("wrong_code", client), ("wrong_code", case_key)]
+        ):
+            return landing.refuse(
+                token, lang, place, 429, "busy", landing.texts.text(lang, "error.busy")
+            )
+        found = await run_in_threadpool(landing.desk.find, asked.code, asked.passphrase)
+        if found is None:
+            landing.count("wrong_code", client)
+            landing.count("wrong_code", case_key)
+            return landing.refuse(
+                token, lang, place, 403, "wrong_code", landing.texts.text(lang, "error.wrong_code")
+            )
+        outcome = await run_in_threadpool(
+            landing.desk.add, found, addition_content(asked.text, lang, landing.clock())
+        )
+        if isinstance(outcome, Refused):
+            status = 409 if outcome.reason == "full" else 503
+            return landing.refuse(
+                token,
+                lang,
+                place,
+                status,
+                outcome.reason,
+                landing.texts.text(lang, "error.unavailable"),
+            )
+        assert isinstance(outcome, Added)
+        landing.count("addition", client)
+        return landing.render(token, lang, place, 200, "added")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = threading.Event()
+
+        def flusher() -> None:
+            while not stop.wait(landing.settings.scan_flush_s):
+                landing.flush()
+
+        thread = threading.Thread(target=flusher, name="landing-flush", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+            landing.flush()
+
+    app = Starlette(
+        routes=[
+            Route("/r/{token}", page, methods=["GET"]),
+            Route("/r/{token}/report", report, methods=["POST"]),
+            Route("/r/{token}/add", add, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    return PrivacyHeaders(app, landing.assets.csp, landing.counters)

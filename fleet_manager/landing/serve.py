@@ -1,0 +1,72 @@
+"""Run the landing page over HTTPS: ``beacon landing serve --config fleet.yaml``.
+
+Its own process, apart from the console and API: it is the one public, anonymous surface, it
+holds no signing key, and its logging is set so that no address can reach a log line: no
+access log, uvicorn's own loggers only at warning level (their messages name no client), no
+proxy headers read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import uvicorn
+
+from content.bundle import ContentBundle, load_bundle
+from fleet_manager.config import FleetConfig
+from fleet_manager.landing.app import LandingApp, create_landing_app
+from fleet_manager.landing.texts import load_texts
+from fleet_manager.store.database import migrate, open_engine
+from transport.log import get_logger
+
+log = get_logger("fleet_manager.landing")
+
+SAMPLE_BUNDLE = Path(__file__).resolve().parents[2] / "content" / "sample"
+
+
+def build_landing(config: FleetConfig) -> LandingApp:
+    settings = config.landing
+    if settings is None:
+        raise ValueError("the fleet config has no 'landing' section: nothing to serve")
+    bundle: ContentBundle = load_bundle(settings.bundle or SAMPLE_BUNDLE)
+    texts = load_texts(languages=bundle.languages)
+    engine = open_engine(config.database_url)
+    migrate(engine)
+    return LandingApp(
+        settings,
+        engine,
+        bundle,
+        texts,
+        config.default_region,
+        instance=f"landing-{config.instance}",
+    )
+
+
+def build_server(config: FleetConfig) -> tuple[uvicorn.Server, LandingApp]:
+    landing = build_landing(config)
+    settings = landing.settings
+    uv_config = uvicorn.Config(
+        create_landing_app(landing),
+        host=settings.listen.host,
+        port=settings.listen.port,
+        ssl_certfile=str(settings.tls_cert),
+        ssl_keyfile=str(settings.tls_key),
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+        lifespan="on",
+    )
+    return uvicorn.Server(uv_config), landing
+
+
+def serve(config: FleetConfig) -> None:
+    server, landing = build_server(config)
+    log.info(
+        "landing_started",
+        port=landing.settings.listen.port,
+        languages=len(landing.languages),
+    )
+    server.run()
