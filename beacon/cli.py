@@ -535,6 +535,9 @@ def _add_groups() -> None:
     from beacon.cli_users import add_user_commands
 
     add_user_commands(fleet)
+    from beacon.cli_reports import add_report_commands
+
+    add_report_commands(responder, fleet)
     main.add_command(provision_group, "provision")
     main.add_command(config_group, "config")
 

@@ -88,6 +88,9 @@ def run_demo(
         if screen:
             say(f"  {screen} shows its screen in a window (staff PIN {DEMO_STAFF_PIN})")
         say(f"  console:      {layout.api_url}/console/ (the fleet CA signs its certificate)")
+        token = layout.qr_tokens[_first_location(layout)]
+        say(f"  QR landing:   {layout.landing_url}/r/{token}?l=en (what the kiosks' QR codes open)")
+        say("  read report:  beacon responder decrypt INCIDENT_ID (key and token: connection.json)")
         if admin is not None:
             say(f"  console account: {admin[0]} / {admin[1]} (also in {connection})")
         say("Ctrl-C stops everything.")
@@ -102,7 +105,13 @@ def run_demo(
             if duration is not None and elapsed >= duration:
                 break
             for name, proc in [
-                (p.name, p) for p in [*system.fleet_managers, system.api, *system.kiosks.values()]
+                (p.name, p)
+                for p in [
+                    *system.fleet_managers,
+                    system.api,
+                    *([system.landing] if layout.plan.landing_page else []),
+                    *system.kiosks.values(),
+                ]
             ]:
                 if not proc.is_running:
                     say(f"{name} exited unexpectedly; see {proc.log_path}")

@@ -36,9 +36,14 @@ class SystemPlan:
     extra_fleet_grants: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
     # Extra client certificates to issue (e.g. a benchmark's baseline publisher).
     extra_client_identities: tuple[str, ...] = ()
-    # Where kiosk QR codes point (the landing page's host). ".example" is a reserved name: a
-    # placeholder until the fleet manager serves the landing page.
+    # Where kiosk QR codes point (the landing page's host). ".example" is a reserved name: QR
+    # codes that open nothing, for tests that never scan. Empty: this system's own landing page
+    # (127.0.0.1:port, known once the system is laid out).
     qr_origin: str = "help.beacon.example"
+    # Run the landing page process (`beacon landing serve`) with the rest.
+    landing_page: bool = False
+    # Where its quick exit goes (None: the config's default, a public weather site).
+    landing_exit_url: str | None = None
     # A signed content repository (TUF keys, the sample bundle published on "stable") that
     # kiosks update from. Off by default: building it checks the bundle (a few seconds).
     content_repository: bool = False
@@ -60,14 +65,14 @@ routes:
       steps:
         - {team: drill-coordinators, wait_s: 120}
   - name: north-help
-    match: {region: north, kind: [help, tamper]}
+    match: {region: north, kind: [help, tamper, report]}
     chain:
       steps:
         - {team: north-onsite-security, wait_s: 30}
         - {team: north-regional-response, wait_s: 60}
       repeat: 2
   - name: south-help
-    match: {region: south, kind: [help, tamper]}
+    match: {region: south, kind: [help, tamper, report]}
     chain:
       steps:
         - {team: south-charge-nurse, wait_s: 30}
@@ -82,6 +87,8 @@ routes:
 
 DEMO_PLAN = SystemPlan(
     content_repository=True,
+    qr_origin="",
+    landing_page=True,
     facilities=(
         FacilityPlan("st-marys", "St Mary's Clinic", "north"),
         FacilityPlan("riverside", "Riverside Hospital", "south"),

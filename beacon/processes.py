@@ -147,6 +147,12 @@ class RunningSystem:
             logs / "fleet-api.log",
         )
 
+        self.landing = ManagedProcess(
+            "landing",
+            ["landing", "serve", "--config", str(layout.fleet_configs[0])],
+            logs / "landing.log",
+        )
+
         def kiosk_args(device_id: str, state_dir: Path) -> list[str]:
             mode = ["--size", screen_size] if device_id == screen_kiosk else ["--headless"]
             return [
@@ -184,17 +190,11 @@ class RunningSystem:
 
     def start_api(self, wait: float = 30.0) -> None:
         """Start the HTTPS API and wait until it accepts connections."""
-        self.api.start()
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not self.api.is_running:
-                raise RuntimeError(f"fleet-api exited:\n{self.api.log_text()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.layout.api_port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError(f"fleet-api not listening after {wait}s")
+        _start_listening(self.api, self.layout.api_port, wait)
+
+    def start_landing(self, wait: float = 30.0) -> None:
+        """Start the landing page and wait until it accepts connections."""
+        _start_listening(self.landing, self.layout.landing_port, wait)
 
     def start_kiosks(self, wait: float = 20.0) -> None:
         for kiosk in self.kiosks.values():
@@ -206,6 +206,8 @@ class RunningSystem:
         self.start_brokers()
         self.start_fleet_managers()
         self.start_api()
+        if self.layout.plan.landing_page:
+            self.start_landing()
         self.start_kiosks()
 
     def wait_kiosk_ready(self, device_id: str, timeout: float = 20.0) -> None:
@@ -243,8 +245,23 @@ class RunningSystem:
         for kiosk in self.kiosks.values():
             kiosk.stop()
         self.api.stop()
+        self.landing.stop()
         for fm in self.fleet_managers:
             fm.stop()
         self.fleet_broker.stop()
         for broker in self.responder_brokers.values():
             broker.stop()
+
+
+def _start_listening(process: ManagedProcess, port: int, wait: float) -> None:
+    process.start()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not process.is_running:
+            raise RuntimeError(f"{process.name} exited:\n{process.log_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{process.name} not listening after {wait}s")

@@ -29,6 +29,8 @@ from content_repo.keys import create_role_key, key_path, load_signer
 from content_repo.repository import init_repository, publish_bundle, trusted_root
 from device.agent.enrolment import TUF_ROOT_FILE
 from device.agent.identity import BrokerAddress, DeviceProfile, save_profile, tls_files
+from fleet_manager.accounts.policy import Grant
+from fleet_manager.accounts.token_store import create_api_token
 from fleet_manager.brokers.mosquitto_config import (
     BridgeSpec,
     render_fleet_acl,
@@ -43,8 +45,9 @@ from fleet_manager.brokers.runner import (
     free_port,
     write_broker_files,
 )
+from fleet_manager.reports.sealing import key_id, new_private_key, private_key_pem, public_key_pem
 from fleet_manager.routing.policy import load_policy
-from fleet_manager.store import registry
+from fleet_manager.store import registry, report_store
 from fleet_manager.store.database import migrate, open_engine
 from protocol.identities import (
     bridge_identity,
@@ -81,10 +84,20 @@ class SystemLayout:
     responder_watch: dict[str, TlsFiles]
     extra_clients: dict[str, TlsFiles] = field(default_factory=dict)
     api_port: int = 0  # the fleet's HTTPS API (enrolment)
+    landing_port: int = 0  # the QR landing page (run when the plan asks for it)
+    qr_origin: str = ""  # where kiosk QR codes point (the plan's, or this landing page)
+    # Region → (private report key, its passphrase file): what responders hold.
+    report_keys: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    # Region → a responder API token (bct_…) for reading reports (demo and tests).
+    responder_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
         return f"https://{HOST}:{self.api_port}"
+
+    @property
+    def landing_url(self) -> str:
+        return f"https://{HOST}:{self.landing_port}"
 
     def responder_identity(self, region: str, role: str = "desk") -> str:
         return responder_identity(region, role)
@@ -123,9 +136,16 @@ class SystemLayout:
                     "ca": str(tls.cafile),
                     "cert": str(tls.certfile),
                     "key": str(tls.keyfile),
+                    "api_token": self.responder_tokens.get(region),
                 }
                 for region, tls in self.responder_desk.items()
             },
+            "report_keys": {
+                region: {"key": str(key), "passphrase_file": str(phrase)}
+                for region, (key, phrase) in self.report_keys.items()
+            },
+            "landing_url": self.landing_url if self.plan.landing_page else None,
+            "qr_origin": self.qr_origin,
             "database_url": self.database_url,
             "fleet_configs": [str(p) for p in self.fleet_configs],
             "console_url": console_url,
@@ -161,7 +181,56 @@ SAMPLE_BUNDLE = Path(__file__).resolve().parents[1] / "content" / "sample"
 CONTENT_CHANNEL = "stable"
 
 
-def _content_repository(fm_dir: Path, plan: SystemPlan, now: float) -> tuple[dict[str, str], bytes]:
+def _write_secret(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _report_keys(
+    engine: Any, directory: Path, regions: tuple[str, ...], now: float
+) -> dict[str, tuple[Path, Path]]:
+    """A report key pair per region: the private half (passphrase-protected, passphrase beside
+    it, as a throwaway demo may) for the responders, the public half registered in the store."""
+    out = {}
+    for region in regions:
+        private = new_private_key()
+        passphrase = secrets.token_urlsafe(24).encode()
+        key_file, phrase_file = directory / f"{region}.pem", directory / f"{region}.passphrase"
+        _write_secret(phrase_file, passphrase)
+        _write_secret(key_file, private_key_pem(private, passphrase))
+        with engine.begin() as conn:
+            report_store.add_key(
+                conn,
+                key_id=key_id(private.public_key()),
+                region=region,
+                public_key=public_key_pem(private.public_key()),
+                by="setup",
+                now=now,
+            )
+        out[region] = (key_file, phrase_file)
+    return out
+
+
+def _responder_tokens(engine: Any, regions: tuple[str, ...], now: float) -> dict[str, str]:
+    tokens = {}
+    with engine.begin() as conn:
+        for region in regions:
+            secret, _ = create_api_token(
+                conn,
+                f"responders-{region}",
+                [Grant("responder", region=region)],
+                creator=None,
+                owner=None,
+                actor="setup",
+                now=now,
+            )
+            tokens[region] = secret
+    return tokens
+
+
+def _content_repository(fm_dir: Path, qr_origin: str, now: float) -> tuple[dict[str, str], bytes]:
     """Content keys, a TUF repository and the sample bundle published on "stable".
 
     The offline keys (root, targets) are protected by a passphrase kept beside them, as a
@@ -192,7 +261,7 @@ def _content_repository(fm_dir: Path, plan: SystemPlan, now: float) -> tuple[dic
         timestamp=signer["timestamp"],
         now=when,
     )
-    built = build_bundle(SAMPLE_BUNDLE, fm_dir / "bundles", allowed_origins=[plan.qr_origin])
+    built = build_bundle(SAMPLE_BUNDLE, fm_dir / "bundles", allowed_origins=[qr_origin])
     publish_bundle(
         repo,
         built.path,
@@ -232,6 +301,8 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
     user = broker_user_setting()
     brokers = base / "brokers"
     fleet_port = free_port()
+    landing_port = free_port()
+    qr_origin = plan.qr_origin or f"{HOST}:{landing_port}"
     responder_ports = {region: free_port() for region in plan.regions}
 
     # Responder brokers, and the fleet broker's bridge to each.
@@ -320,6 +391,8 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
                     conn, k.location_id, k.facility_id, k.location_name, k.location_kind, now
                 )
             registry.register_device(conn, require_device_id(k.device_id), k.location_id, now)
+    report_keys = _report_keys(engine, base / "responders" / "report-keys", plan.regions, now)
+    responder_tokens = _responder_tokens(engine, plan.regions, now)
     engine.dispose()
     api_port = free_port()
     api_tls = _server(ca, fm_dir / "api-tls", "fleet-api")
@@ -331,17 +404,25 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
         "issuing_ca_key": str(ca_dir / "issuing-ca.key.pem"),
         "trust_anchor": str(ca_file),
         "kiosk_broker": {"host": HOST, "port": fleet_port},
-        "qr_origin": plan.qr_origin,
-        "allowed_origins": [plan.qr_origin],
+        "qr_origin": qr_origin,
+        "allowed_origins": [qr_origin],
     }
     enrolment["content_url"] = f"https://{HOST}:{api_port}"
     content_section: dict[str, str] | None = None
     tuf_root: bytes | None = None
     if plan.content_repository:
-        content_section, tuf_root = _content_repository(fm_dir, plan, now)
+        content_section, tuf_root = _content_repository(fm_dir, qr_origin, now)
         tuf_root_file = fm_dir / "tuf-root.json"
         tuf_root_file.write_bytes(tuf_root)
         enrolment["tuf_root"] = str(tuf_root_file)
+    landing_tls = _server(ca, fm_dir / "landing-tls", "landing")
+    landing = {
+        "listen": {"host": HOST, "port": landing_port},
+        "tls_cert": str(landing_tls.certfile),
+        "tls_key": str(landing_tls.keyfile),
+        **({"exit_url": plan.landing_exit_url} if plan.landing_exit_url else {}),
+        "scan_flush_s": 1.0,
+    }
     fleet_configs = []
     for i, identity in enumerate(identities, start=1):
         tls = _client(ca, fm_dir / identity, identity)
@@ -360,6 +441,7 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
             "default_region": plan.regions[0],
             "enrolment": enrolment,
             **({"content": content_section} if content_section else {}),
+            "landing": landing,
             "revocation": {
                 "acl_file": str(fleet_paths.acl_file),
                 "crl_dir": str(crl_dir),
@@ -390,8 +472,8 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
                 broker=BrokerAddress(host=HOST, port=fleet_port),
                 command_key=command_key_b64,
                 location_token=qr_tokens[k.location_id],
-                qr_origin=plan.qr_origin,
-                allowed_origins=(plan.qr_origin,),
+                qr_origin=qr_origin,
+                allowed_origins=(qr_origin,),
                 content_url=f"https://{HOST}:{api_port}" if tuf_root else "",
             ),
         )
@@ -425,4 +507,8 @@ def build_system(base: Path, plan: SystemPlan, now: float | None = None) -> Syst
         responder_watch=watch,
         extra_clients=extra,
         api_port=api_port,
+        landing_port=landing_port,
+        qr_origin=qr_origin,
+        report_keys=report_keys,
+        responder_tokens=responder_tokens,
     )

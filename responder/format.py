@@ -28,7 +28,14 @@ def format_incident(incident: IncidentMessage, now: float) -> str:
         who = f"UNANSWERED after notifying {', '.join(esc.notified)}"
     else:
         who = f"team {esc.team} (level {esc.level})"
+    # A report's content is never here: say how many entries wait to be decrypted.
+    entries = (
+        f"  {incident.report_entries} report entr{'y' if incident.report_entries == 1 else 'ies'}"
+        " (beacon responder decrypt)"
+        if incident.kind == "report"
+        else ""
+    )
     return (
         f"{drill}{incident.state.upper():<12} {incident.incident_id}  {incident.kind} at {where}"
-        f"{facility} [{incident.region}]  age {age_text(now - incident.alert_ts)}  {who}"
+        f"{facility} [{incident.region}]  age {age_text(now - incident.alert_ts)}  {who}{entries}"
     )

@@ -59,6 +59,8 @@ Action = Literal[
     "audit.verify",
     "users.manage",
     "tokens.manage",
+    "report.read",
+    "report.disclose",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
@@ -82,7 +84,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             "engagement.export",
         }
     ),
-    "responder": frozenset({"incident.view", "incident.ack", "routing.view"}),
+    "responder": frozenset(
+        {"incident.view", "incident.ack", "routing.view", "report.read", "report.disclose"}
+    ),
     "auditor": frozenset(
         {"audit.view", "audit.export", "audit.verify", "engagement.view", "engagement.export"}
     ),

@@ -53,7 +53,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Refusal},
 }
 StateName = Literal["opened", "escalated", "acknowledged", "resolved"]
-KindName = Literal["help", "drill", "tamper", "supervision"]
+KindName = Literal["help", "drill", "tamper", "supervision", "report"]
 
 
 class IncidentSummary(BaseModel):

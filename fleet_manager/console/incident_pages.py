@@ -38,7 +38,7 @@ from fleet_manager.store.incident_views import IncidentFilter, IncidentRow
 
 PAGE_SIZE = 100
 STATES = ("opened", "escalated", "acknowledged", "resolved")
-KINDS = ("help", "drill", "tamper", "supervision")
+KINDS = ("help", "drill", "tamper", "supervision", "report")
 MAX_TEXT = 64
 
 DONE = {

@@ -18,6 +18,7 @@ from fleet_manager.api import (
     incident_routes,
     metrics_routes,
     registry_routes,
+    report_routes,
     routing_routes,
     token_routes,
 )
@@ -40,6 +41,7 @@ from fleet_manager.console.web import HERE, Console, PageRefused, base_router
 AREAS = (
     fleet_routes,
     incident_routes,
+    report_routes,
     routing_routes,
     content_routes,
     registry_routes,

@@ -100,6 +100,14 @@ NOTE = {"note": "checked by the access matrix"}
 POLICY = {"policy_yaml": "routes: [not a policy", "base_version": 0}
 ROLLOUT = {"rollout_id": "@rollout", "action": "pause"}
 NEW_LOCATION = {"name": "Matrix room", "kind": "other"}  # location_id: fresh
+DECRYPTION = {"entries": [1], "key_id": "0123456789abcdef"}
+DISCLOSURE = {
+    "entries": [1],
+    "recipient_kind": "victim_services",
+    "recipient": "Matrix shelter",
+    "purpose": "checked by the access matrix",
+    "consent": "unanswered",
+}
 
 API: tuple[RouteCase, ...] = (
     # -- fleet ------------------------------------------------------------------------------
@@ -133,6 +141,19 @@ API: tuple[RouteCase, ...] = (
             incident("inc-a-help", NOTE), incident("inc-b-help", NOTE),
         )
         for verb in ("ack", "resolve", "note")
+    ),
+    # -- reports (sealed; rows seeded by fleet_seed.seed_reports) ----------------------------
+    RouteCase(
+        "GET", "/api/v1/incidents/{incident_id}/report", "report.read", "facility",
+        incident("inc-a-help"), incident("inc-b-help"),
+    ),
+    RouteCase(
+        "POST", "/api/v1/incidents/{incident_id}/report/decryptions", "report.read", "facility",
+        incident("inc-a-help", DECRYPTION), incident("inc-b-help", DECRYPTION),
+    ),
+    RouteCase(
+        "POST", "/api/v1/incidents/{incident_id}/report/disclosures", "report.disclose",
+        "facility", incident("inc-a-help", DISCLOSURE), incident("inc-b-help", DISCLOSURE),
     ),
     # -- routing ----------------------------------------------------------------------------
     RouteCase("GET", "/api/v1/routing", "routing.view", "anywhere"),

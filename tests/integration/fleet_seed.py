@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from fleet_manager.incidents.lifecycle import TimelineEntry, on_responder_action, open_incident
 from fleet_manager.routing.policy import EscalationChain, EscalationStep
-from fleet_manager.store import device_events, fleet_state, incident_store, registry
+from fleet_manager.store import device_events, fleet_state, incident_store, registry, report_store
 from fleet_manager.store.incident_store import IncidentRecord
+from fleet_manager.store.report_store import ReportRow
 from fleet_manager.store.schema import devices
 from protocol.messages import ResponderActionKind
 
@@ -117,3 +118,29 @@ def seed(engine: sa.Engine) -> float:
     ):
         insert_incident(engine, record, timeline)
     return now
+
+
+def seed_reports(engine: sa.Engine) -> None:
+    """A sealed report (one entry of opaque bytes) behind inc-a-help and inc-b-help, for the
+    report routes. The bytes are not a real ciphertext: these tests never decrypt."""
+    now = time.time()
+    with engine.begin() as conn:
+        for incident_id, (facility, region, location, _name) in (
+            ("inc-a-help", PLACES["kiosk-a1"]),
+            ("inc-b-help", PLACES["kiosk-b1"]),
+        ):
+            report_store.open_report(
+                conn,
+                report=ReportRow(
+                    report_id=str(uuid.uuid4()),
+                    passphrase_hash="not-a-hash",
+                    region=region,
+                    facility_id=facility,
+                    location_id=location,
+                    incident_id=incident_id,
+                    created_at=now,
+                ),
+                case_digest=uuid.uuid4().hex,
+                key_id="0123456789abcdef",
+                ciphertext=bytes(64),
+            )

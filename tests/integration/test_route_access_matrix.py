@@ -56,7 +56,7 @@ from tests.integration.access_matrix_routes import (
     RouteCase,
     Sample,
 )
-from tests.integration.fleet_seed import seed
+from tests.integration.fleet_seed import seed, seed_reports
 from tests.support.console import USERS, ConsoleApp, console_app
 
 Side = Literal["own", "other", "any"]
@@ -248,6 +248,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         # No broker runs here: revoking a kiosk would wait 10 s for its takeover connection.
         patch.setattr(broker_revocation, "kick_client", lambda *_args, **_kwargs: False)
         seed(app.engine)
+        seed_reports(app.engine)
         clients: dict[str, TestClient] = {}
         csrf: dict[str, str] = {}
         for who in PEOPLE:
