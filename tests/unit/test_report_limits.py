@@ -1,0 +1,174 @@
+"""fleet_manager.reports.limits: fixed-window counts, and client keys that rotate each UTC day."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from fleet_manager.reports.limits import (
+    DAY_S,
+    Action,
+    ClientKeys,
+    LimitRules,
+    WindowCounts,
+)
+
+RULES = LimitRules(
+    reports_per_hour=2, additions_per_hour=3, wrong_codes_per_hour=1, all_reports_per_hour=4
+)
+HOUR = 3600.0
+T0 = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("action", "allowed"),
+    [
+        pytest.param("report", 2, id="report"),
+        pytest.param("addition", 3, id="addition"),
+        pytest.param("wrong_code", 1, id="wrong-code"),
+        pytest.param("all_reports", 4, id="all-reports"),
+    ],
+)
+def test_rules_per_action(action: Action, allowed: int) -> None:
+    assert RULES.limit(action).allowed == allowed
+    assert RULES.limit(action).window_s == HOUR
+
+
+def test_default_rules() -> None:
+    rules = LimitRules()
+    assert [
+        rules.limit(a).allowed for a in ("report", "addition", "wrong_code", "all_reports")
+    ] == [
+        5,
+        20,
+        10,
+        300,
+    ]
+
+
+# (action, [(offset from T0 of each record)], offset asked at, allowed?)
+@pytest.mark.parametrize(
+    ("action", "recorded", "asked_at", "allowed"),
+    [
+        pytest.param("report", [], 0.0, True, id="nothing-yet"),
+        pytest.param("report", [0.0], 1.0, True, id="one-of-two"),
+        pytest.param("report", [0.0, 1.0], 2.0, False, id="at-limit"),
+        pytest.param("report", [0.0, 1.0], HOUR - 0.001, False, id="just-before-window-ends"),
+        pytest.param("report", [0.0, 1.0], HOUR, True, id="window-ends-at-start-plus-hour"),
+        pytest.param("report", [0.0, 1.0], 5 * HOUR, True, id="long-after"),
+        # Fixed window: it starts at the first record, not the last.
+        pytest.param("report", [0.0, HOUR - 1.0], HOUR, True, id="fixed-not-sliding"),
+        pytest.param("wrong_code", [0.0], 0.0, False, id="limit-one"),
+        pytest.param("addition", [0.0, 0.0], 0.0, True, id="addition-under"),
+        pytest.param("addition", [0.0, 0.0, 0.0], 0.0, False, id="addition-at"),
+        pytest.param("all_reports", [0.0] * 3, 0.0, True, id="all-under"),
+        pytest.param("all_reports", [0.0] * 4, 0.0, False, id="all-at"),
+        # After the window, the count starts again from the new record.
+        pytest.param("report", [0.0, 1.0, HOUR], HOUR + 1.0, True, id="new-window-one-of-two"),
+        pytest.param(
+            "report", [0.0, 1.0, HOUR, HOUR + 1.0], HOUR + 2.0, False, id="new-window-full"
+        ),
+    ],
+)
+def test_window(action: Action, recorded: list[float], asked_at: float, allowed: bool) -> None:
+    counts = WindowCounts(RULES)
+    for offset in recorded:
+        counts.record(action, "k", T0 + offset)
+    assert counts.would_allow(action, "k", T0 + asked_at) is allowed
+
+
+def test_would_allow_does_not_count() -> None:
+    counts = WindowCounts(RULES)
+    for _ in range(10):
+        assert counts.would_allow("report", "k", T0)
+    assert counts.counts == {}
+
+
+def test_actions_and_keys_are_independent() -> None:
+    counts = WindowCounts(RULES)
+    counts.record("report", "a", T0)
+    counts.record("report", "a", T0)
+    assert not counts.would_allow("report", "a", T0)
+    assert counts.would_allow("report", "b", T0)  # another client
+    assert counts.would_allow("addition", "a", T0)  # another action, same client
+    assert counts.would_allow("all_reports", "a", T0)
+    counts.record("wrong_code", "b", T0)
+    assert not counts.would_allow("wrong_code", "b", T0)
+    assert counts.would_allow("wrong_code", "a", T0)
+    assert counts.would_allow("report", "b", T0)
+
+
+def test_forget_older_than() -> None:
+    counts = WindowCounts(RULES)
+    counts.record("report", "old", T0)
+    counts.record("report", "old", T0 + 10.0)  # same window: still started at T0
+    counts.record("report", "edge", T0 + 100.0)
+    counts.record("addition", "new", T0 + 200.0)
+    counts.forget_older_than(T0 + 100.0)
+    assert set(counts.counts) == {("report", "edge"), ("addition", "new")}
+    assert counts.would_allow("report", "old", T0 + 20.0)  # forgotten: counts from zero
+    counts.forget_older_than(T0 + 1000.0)
+    assert counts.counts == {}
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+MIDNIGHT = 20_000 * DAY_S  # a UTC midnight
+
+
+def test_same_address_same_day_same_key() -> None:
+    clock = Clock(MIDNIGHT + 10.0)
+    keys = ClientKeys(clock)
+    first = keys.key_for("203.0.113.7")
+    clock.now = MIDNIGHT + DAY_S - 0.001  # the last moment of the same UTC day
+    assert keys.key_for("203.0.113.7") == first
+    assert keys.day == 20_000
+
+
+def test_different_addresses_differ() -> None:
+    keys = ClientKeys(Clock(MIDNIGHT))
+    found = {keys.key_for(a) for a in ("203.0.113.7", "203.0.113.8", "2001:db8::1", "unknown")}
+    assert len(found) == 4
+
+
+def test_new_utc_day_new_key() -> None:
+    clock = Clock(MIDNIGHT + DAY_S - 1.0)
+    keys = ClientKeys(clock)
+    before = keys.key_for("203.0.113.7")
+    clock.now = MIDNIGHT + DAY_S  # midnight
+    after = keys.key_for("203.0.113.7")
+    assert after != before
+    assert keys.day == 20_001
+    assert keys.key_for("203.0.113.7") == after  # and stable again within the new day
+
+
+def test_keys_not_linkable_across_processes() -> None:
+    # The secret is drawn per process: two processes on the same day disagree.
+    assert ClientKeys(Clock(MIDNIGHT)).key_for("203.0.113.7") != ClientKeys(
+        Clock(MIDNIGHT)
+    ).key_for("203.0.113.7")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param("203.0.113.7", id="ipv4"),
+        pytest.param("2001:db8::1", id="ipv6"),
+        pytest.param("deadbeef", id="hex-looking"),
+    ],
+)
+def test_key_never_contains_the_address(address: str) -> None:
+    key = ClientKeys(Clock(MIDNIGHT)).key_for(address)
+    assert len(key) == 32
+    assert address not in key
+    # Keyed, not a bare hash (which anyone could reverse over the IPv4 space).
+    bare = hashlib.sha256(address.encode()).hexdigest()
+    assert key != bare[:32]
+    assert key not in bare
