@@ -40,6 +40,15 @@ SNAPSHOT_COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("beacon_alerts_duplicate", "alerts_duplicate", "Alerts received again (all instances)."),
     ("beacon_escalations", "escalations", "Incident escalations (all instances)."),
     ("beacon_worker_errors", "worker_errors", "Fleet manager worker errors (all instances)."),
+    ("beacon_report_incidents", "report_incidents_opened", "Incidents opened by reports."),
+    ("beacon_landing_pages", "landing_pages", "Landing pages served (all languages, tokens)."),
+    ("beacon_landing_reports", "landing_reports", "Reports received and sealed."),
+    ("beacon_landing_additions", "landing_additions", "Additions to reports received."),
+    (
+        "beacon_landing_reports_no_key",
+        "landing_reports_no_key",
+        "Reports refused because their region has no report key (act on this).",
+    ),
 )
 
 

@@ -89,6 +89,8 @@ class IncidentView(IncidentSummary):
     alert_ts: float
     notified: list[str]
     next_escalation_at: float | None
+    # Kind "report": entries of the sealed report (GET .../report; only responders can open it).
+    report_entries: int = 0
 
 
 class TimelineItem(BaseModel):
@@ -133,6 +135,7 @@ def incident_view(record: IncidentRecord) -> IncidentView:
         alert_ts=record.alert_ts,
         notified=list(esc.notified),
         next_escalation_at=esc.next_at,
+        report_entries=record.report_entries,
     )
 
 

@@ -16,6 +16,7 @@ from content.bundle import ContentBundle, load_bundle
 from fleet_manager.config import FleetConfig
 from fleet_manager.landing.app import LandingApp, create_landing_app
 from fleet_manager.landing.texts import load_texts
+from fleet_manager.store import registry, report_store
 from fleet_manager.store.database import migrate, open_engine
 from transport.log import get_logger
 
@@ -32,6 +33,12 @@ def build_landing(config: FleetConfig) -> LandingApp:
     texts = load_texts(languages=bundle.languages)
     engine = open_engine(config.database_url)
     migrate(engine)
+    with engine.connect() as conn:
+        regions = {f.region for f in registry.list_facilities(conn)} | {config.default_region}
+        missing = sorted(regions - set(report_store.active_keys(conn)))
+    if missing:
+        # Reports from these regions will be refused (the page says to call instead).
+        log.error("report_keys_missing", regions=missing)
     return LandingApp(
         settings,
         engine,
