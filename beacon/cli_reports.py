@@ -134,12 +134,11 @@ def api_options(fn: Any) -> Any:
 
 
 def _open(incident_id: str, access: _Access) -> Any:
-    from fleet_manager.reports.sealing import SealError
     from responder.reports import ReportAccessError, read_report
 
     try:
         return read_report(access.api, incident_id, _key_loader(access))
-    except (ReportAccessError, SealError) as exc:
+    except (ReportAccessError, ValueError) as exc:  # SealError and unreadable entries too
         raise click.ClickException(str(exc)) from None
 
 

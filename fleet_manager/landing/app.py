@@ -261,7 +261,8 @@ class LandingApp:
             bundle=self.bundle,
             texts=self.texts,
             lang=lang,
-            token=token,
+            # Anything that cannot be a token (say "..") must not shape the form's URLs.
+            token=token if TOKEN_SHAPE.fullmatch(token) else "unknown",
             hotline_ids=self.hotlines_for(place),
             emergency_number=self.settings.emergency_number,
             exit_url=self.settings.exit_url,

@@ -34,7 +34,7 @@ def accepted_languages(header: str | None) -> list[str]:
                 quality = float(params[2:])
             except ValueError:
                 continue
-        if quality <= 0 or quality > 1:
+        if not 0 < quality <= 1:  # also drops nan, which would scramble the order
             continue
         ranked.append((-quality, position, tag))
     return [tag for _, _, tag in sorted(ranked)][:MAX_PREFERENCES]

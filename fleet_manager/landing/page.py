@@ -59,7 +59,9 @@ class PageView:
 def dial_href(number: str, scheme: str = "tel") -> str:
     """``tel:`` / ``sms:`` link for a number as shown ("1-888-373-7888" → "tel:+18883737888")."""
     digits = re.sub(r"[^0-9]", "", number)
-    if scheme == "tel" and len(digits) == 11 and digits.startswith("1"):
+    if number.strip().startswith("+"):
+        digits = "+" + digits  # already international
+    elif scheme == "tel" and len(digits) == 11 and digits.startswith("1"):
         digits = "+" + digits  # a North American number dialled from anywhere
     return f"{scheme}:{digits}"
 

@@ -50,10 +50,35 @@ class ReportContent:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ReportContent:
-        raw = json.loads(data)
+        """The entry, or ValueError: unknown keys are ignored (a newer landing page may add
+        some), missing or mistyped ones are refused."""
+        try:
+            raw = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"a report entry is not JSON ({exc})") from None
         if not isinstance(raw, dict):
             raise ValueError("a report entry must be a JSON object")
-        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        kinds: dict[str, type | tuple[type, ...]] = {
+            "kind": str,
+            "language": str,
+            "submitted_at": (int, float),
+            "what": str,
+            "contact_method": str,
+            "contact_time": str,
+            "do_not_contact": bool,
+            "share_with_law_enforcement": str,
+        }
+        for name in ("kind", "language", "submitted_at"):
+            if name not in raw:
+                raise ValueError(f"a report entry has no {name!r}")
+        for name, wanted in kinds.items():
+            if name in raw and not isinstance(raw[name], wanted):
+                raise ValueError(f"a report entry's {name!r} has the wrong type")
+        if raw["kind"] not in ("report", "addition"):
+            raise ValueError("a report entry's kind must be report or addition")
+        if raw.get("share_with_law_enforcement", "unanswered") not in SHARES:
+            raise ValueError("a report entry's share_with_law_enforcement is not a known answer")
+        known = {k: v for k, v in raw.items() if k in kinds}
         return cls(**known)
 
 

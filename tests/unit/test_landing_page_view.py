@@ -32,12 +32,6 @@ def test_dial_href(number: str, scheme: str, href: str) -> None:
     assert dial_href(number, scheme) == href
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: dial_href drops the leading '+' of a non-North-American international number "
-    "(content/manifest.py accepts '+' in a hotline's call number; config accepts it in "
-    "emergency_number)",
-)
 def test_dial_href_keeps_international_plus() -> None:
     assert dial_href("+44 808 801 0323") == "tel:+448088010323"
 
