@@ -3,7 +3,9 @@ view audited), and the acknowledge / resolve / note forms (CSRF, pre-check, queu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from fleet_manager.store.schema import audit_log, console_requests
-from tests.integration.fleet_seed import seed
+from tests.integration.fleet_seed import incident, insert_incident, seed
 from tests.support.console import ConsoleApp, console_app
 
 
@@ -180,3 +182,17 @@ def test_another_regions_incident_cannot_be_acted_on(app: ConsoleApp) -> None:
     response = client.post("/console/incidents/inc-b-help/ack", data={"csrf_token": csrf})
     assert response.status_code == 404
     assert _requests(app, "inc-b-help") == []
+
+
+def test_a_report_incident_says_how_to_read_it_and_shows_no_kiosk(app: ConsoleApp) -> None:
+    record, timeline = incident("inc-a-report", "kiosk-a1", time.time() - 30, kind="report")
+    insert_incident(
+        app.engine, replace(record, device_id="landing-page", report_entries=2), timeline
+    )
+    page = signed_in(app, "rita").get("/console/incidents/inc-a-report")
+    assert page.status_code == 200
+    assert "Encrypted report" in page.text and "2 entries" in page.text
+    assert "beacon responder decrypt inc-a-report" in page.text
+    assert "<dt>Kiosk</dt>" not in page.text
+    api = signed_in(app, "rita").get("/api/v1/incidents/inc-a-report")
+    assert api.json()["incident"]["report_entries"] == 2
