@@ -34,6 +34,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
     system = LiveSystem(tmp_path_factory.mktemp("landing") / "system", PLAN)
     try:
         system.start(kiosks=False)
+        # "No address in any log at any level": the landing page runs with DEBUG logging.
+        config = system.layout.fleet_configs[0]
+        config.write_text(config.read_text().replace("instance:", "log_level: DEBUG\ninstance:", 1))
         system.running.start_landing()
         yield system
     finally:
