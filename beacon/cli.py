@@ -189,20 +189,26 @@ def fleet() -> None:
     """The fleet manager."""
 
 
+def load_fleet_config(config_path: Path) -> Any:
+    """The fleet config, or a clean exit naming the file and field that are wrong."""
+    from fleet_manager.config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @fleet.command("serve")
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), required=True
 )
 def fleet_serve(config_path: Path) -> None:
     """Consume from the fleet broker, route and escalate incidents, until SIGTERM."""
-    from fleet_manager.config import ConfigError, load_config
     from fleet_manager.routing.policy import PolicyError
     from fleet_manager.service import serve
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = load_fleet_config(config_path)
     configure_logging(config.log_level, process=config.identity)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -220,12 +226,8 @@ def fleet_serve(config_path: Path) -> None:
 def fleet_api(config_path: Path) -> None:
     """Serve the HTTPS API (kiosk enrolment) named by the config's 'enrolment' section."""
     from fleet_manager.api.serve import serve
-    from fleet_manager.config import ConfigError, load_config
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = load_fleet_config(config_path)
     if config.enrolment is None:
         raise click.ClickException(f"{config_path}: no 'enrolment' section")
     configure_logging(config.log_level, process=f"{config.identity}-api")
@@ -250,14 +252,10 @@ def landing() -> None:
 def landing_serve(config_path: Path) -> None:
     """Serve the landing page over HTTPS (the config's 'landing' section), until SIGTERM."""
     from content.bundle import BundleError
-    from fleet_manager.config import ConfigError, load_config
     from fleet_manager.landing.serve import serve
     from fleet_manager.landing.texts import LandingTextsError
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = load_fleet_config(config_path)
     if config.landing is None:
         raise click.ClickException(f"{config_path}: no 'landing' section")
     configure_logging(config.log_level, process=f"landing-{config.instance}")

@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import click
 
-from beacon.cli import DEFAULT_CONNECTION
+from beacon.cli import DEFAULT_CONNECTION, load_fleet_config
 from fleet_manager.reports.disclosure import LEGAL_BASES, RECIPIENTS
 
 
@@ -265,14 +265,9 @@ def add_report_commands(responder: click.Group, fleet: click.Group) -> None:
     )
 
     def _engine(config_path: Path) -> Any:
-        from fleet_manager.config import ConfigError, load_config
         from fleet_manager.store.database import migrate, open_engine
 
-        try:
-            config = load_config(config_path)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        engine = open_engine(config.database_url)
+        engine = open_engine(load_fleet_config(config_path).database_url)
         migrate(engine)
         return engine
 

@@ -96,6 +96,20 @@ def router(ctx: AppContext) -> APIRouter:
             return not_found("report for this incident")
         return record, report
 
+    def record(
+        who: Principal, action: str, incident_id: str, detail: dict[str, Any], outcome: str = "ok"
+    ) -> None:
+        with ctx.engine.begin() as conn:
+            audit_log.record(
+                conn,
+                at=ctx.now(),
+                actor=who.label,
+                action=action,
+                subject=incident_id,
+                outcome=outcome,
+                detail=detail,
+            )
+
     def known_entries(report: report_store.ReportRow, asked: list[int]) -> str | None:
         with ctx.engine.connect() as conn:
             count = report_store.entry_count(conn, report.report_id)
@@ -151,16 +165,8 @@ def router(ctx: AppContext) -> APIRouter:
         assert who is not None
         if (problem := known_entries(found[1], body.entries)) is not None:
             return refusal(409, "conflict", problem)
-        with ctx.engine.begin() as conn:
-            audit_log.record(
-                conn,
-                at=ctx.now(),
-                actor=who.label,
-                action="report.decrypted",
-                subject=incident_id,
-                outcome="ok",
-                detail={"entries": sorted(set(body.entries)), "key_id": body.key_id},
-            )
+        detail = {"entries": sorted(set(body.entries)), "key_id": body.key_id}
+        record(who, "report.decrypted", incident_id, detail)
         ctx.counters.inc("api_report_decryptions")
         log.info("report_decryption_recorded", who=who.label, incident_id=incident_id)
         return Recorded(recorded="report.decrypted", detail="recorded in the audit log")
@@ -180,24 +186,21 @@ def router(ctx: AppContext) -> APIRouter:
         decision = decide_disclosure(
             body.consent, body.recipient_kind, body.legal_basis, body.purpose
         )
-        with ctx.engine.begin() as conn:
-            audit_log.record(
-                conn,
-                at=ctx.now(),
-                actor=who.label,
-                action="report.disclosed",
-                subject=incident_id,
-                outcome="ok" if decision.allowed else "refused",
-                detail={
-                    "entries": sorted(set(body.entries)),
-                    "recipient_kind": body.recipient_kind,
-                    "recipient": body.recipient,
-                    "purpose": body.purpose,
-                    "consent": body.consent,
-                    "legal_basis": body.legal_basis,
-                    "reason": decision.reason,
-                },
-            )
+        record(
+            who,
+            "report.disclosed",
+            incident_id,
+            outcome="ok" if decision.allowed else "refused",
+            detail={
+                "entries": sorted(set(body.entries)),
+                "recipient_kind": body.recipient_kind,
+                "recipient": body.recipient,
+                "purpose": body.purpose,
+                "consent": body.consent,
+                "legal_basis": body.legal_basis,
+                "reason": decision.reason,
+            },
+        )
         if not decision.allowed:
             ctx.counters.inc("api_report_disclosures_refused")
             log.warning("report_disclosure_refused", who=who.label, incident_id=incident_id)

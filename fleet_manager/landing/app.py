@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from content.bundle import ContentBundle
 from fleet_manager.config import LandingSettings
-from fleet_manager.landing.desk import Added, Refused, ReportDesk, Sent
+from fleet_manager.landing.desk import Refused, ReportDesk
 from fleet_manager.landing.language import choose_language
 from fleet_manager.landing.page import State, page_view
 from fleet_manager.landing.scan_tally import ScanTally
@@ -43,7 +43,9 @@ from fleet_manager.reports.limits import Action, ClientKeys, LimitRules, WindowC
 from fleet_manager.reports.submission import (
     SHORT_LIMIT,
     TEXT_LIMIT,
+    AdditionRequest,
     FormProblem,
+    ReportContent,
     addition_content,
     parse_addition,
     parse_report,
@@ -74,6 +76,15 @@ FIELD_LABELS = {
 
 def _sha256_source(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who a request is for: the token in its path, the language chosen, the place (if any)."""
+
+    token: str
+    lang: str
+    place: TokenPlace | None
 
 
 @dataclass(frozen=True)
@@ -231,9 +242,13 @@ class LandingApp:
         asked = request.query_params.get("l")
         return choose_language(asked, request.headers.get("accept-language"), self.languages)
 
+    async def visit(self, request: Request) -> Visit:
+        token = request.path_params["token"]
+        return Visit(token, self.language(request), await self.place(token))
+
     # -- limits -----------------------------------------------------------------------------
 
-    def _client(self, request: Request) -> str:
+    def client_key(self, request: Request) -> str:
         address = request.client.host if request.client is not None else "unknown"
         return self.client_keys.key_for(address)
 
@@ -249,21 +264,16 @@ class LandingApp:
     # -- rendering --------------------------------------------------------------------------
 
     def render(
-        self,
-        token: str,
-        lang: str,
-        place: TokenPlace | None,
-        status: int = 200,
-        state: State = "form",
-        **extra: Any,
+        self, visit: Visit, status: int = 200, state: State = "form", **extra: Any
     ) -> HTMLResponse:
+        token = visit.token
         view = page_view(
             bundle=self.bundle,
             texts=self.texts,
-            lang=lang,
+            lang=visit.lang,
             # Anything that cannot be a token (say "..") must not shape the form's URLs.
             token=token if TOKEN_SHAPE.fullmatch(token) else "unknown",
-            hotline_ids=self.hotlines_for(place),
+            hotline_ids=self.hotlines_for(visit.place),
             emergency_number=self.settings.emergency_number,
             exit_url=self.settings.exit_url,
             languages=self.languages,
@@ -278,18 +288,24 @@ class LandingApp:
         )
         return HTMLResponse(html, status_code=status)
 
-    def refuse(
-        self,
-        token: str,
-        lang: str,
-        place: TokenPlace | None,
-        status: int,
-        reason: str,
-        message: str,
-    ) -> HTMLResponse:
+    def refuse(self, visit: Visit, status: int, reason: str, msgid: str) -> HTMLResponse:
+        """The page with the problem on top (in the visitor's language), a log line naming
+        only the reason, and a counter."""
+        return self.refuse_saying(visit, status, reason, self.texts.text(visit.lang, msgid))
+
+    def refuse_saying(self, visit: Visit, status: int, reason: str, message: str) -> HTMLResponse:
         self.counters.inc(f"landing_refused_{reason}")
         log.warning("landing_form_refused", reason=reason, status=status)
-        return self.render(token, lang, place, status, "refused", problem=message)
+        return self.render(visit, status, "refused", problem=message)
+
+    def refuse_form(self, visit: Visit, problem: FormProblem | None) -> HTMLResponse:
+        """A form that cannot be used (None: not a url-encoded UTF-8 form at all)."""
+        if problem is None:
+            return self.refuse(visit, 400, "bad_form", "error.bad_form")
+        status = 413 if problem.reason == "too_long" else 400
+        return self.refuse_saying(
+            visit, status, problem.reason, self.problem_message(visit.lang, problem)
+        )
 
     def problem_message(self, lang: str, problem: FormProblem) -> str:
         if problem.reason == "too_long":
@@ -337,98 +353,55 @@ async def read_form(request: Request) -> dict[str, list[str]] | None:
 
 def create_landing_app(landing: LandingApp) -> ASGIApp:
     async def page(request: Request) -> Response:
-        token = request.path_params["token"]
-        lang = landing.language(request)
-        place = await landing.place(token)
-        if place is not None:
-            landing.tally.add(engagement.day_of(landing.clock()), place.location_id, lang)
+        visit = await landing.visit(request)
+        if visit.place is not None:
+            day = engagement.day_of(landing.clock())
+            landing.tally.add(day, visit.place.location_id, visit.lang)
         landing.counters.inc("landing_pages")
-        return landing.render(token, lang, place)
+        return landing.render(visit)
 
     async def report(request: Request) -> Response:
-        token = request.path_params["token"]
-        lang = landing.language(request)
-        place = await landing.place(token)
+        visit = await landing.visit(request)
         form = await read_form(request)
-        if form is None:
-            return landing.refuse(
-                token, lang, place, 400, "bad_form", landing.texts.text(lang, "error.bad_form")
-            )
-        content = parse_report(form, lang, landing.clock())
-        if isinstance(content, FormProblem):
-            status = 413 if content.reason == "too_long" else 400
-            return landing.refuse(
-                token, lang, place, status, content.reason, landing.problem_message(lang, content)
-            )
-        client = landing._client(request)
+        content = None if form is None else parse_report(form, visit.lang, landing.clock())
+        if not isinstance(content, ReportContent):
+            return landing.refuse_form(visit, content)
+        client = landing.client_key(request)
         if not landing.allowed([("report", client), ("all_reports", "*")]):
-            return landing.refuse(
-                token, lang, place, 429, "busy", landing.texts.text(lang, "error.busy")
-            )
-        outcome = await run_in_threadpool(landing.desk.submit, place, content)
+            return landing.refuse(visit, 429, "busy", "error.busy")
+        outcome = await run_in_threadpool(landing.desk.submit, visit.place, content)
         if isinstance(outcome, Refused):
-            return landing.refuse(
-                token,
-                lang,
-                place,
-                503,
-                outcome.reason,
-                landing.texts.text(lang, "error.unavailable"),
-            )
-        assert isinstance(outcome, Sent)
+            return landing.refuse(visit, 503, outcome.reason, "error.unavailable")
         landing.count("report", client)
         landing.count("all_reports", "*")
         c = outcome.credentials
-        return landing.render(
-            token, lang, place, 200, "sent", code=c.code_shown, passphrase=c.passphrase_shown
-        )
+        return landing.render(visit, 200, "sent", code=c.code_shown, passphrase=c.passphrase_shown)
 
     async def add(request: Request) -> Response:
-        token = request.path_params["token"]
-        lang = landing.language(request)
-        place = await landing.place(token)
+        visit = await landing.visit(request)
         form = await read_form(request)
-        if form is None:
-            return landing.refuse(
-                token, lang, place, 400, "bad_form", landing.texts.text(lang, "error.bad_form")
-            )
-        asked = parse_addition(form)
-        if isinstance(asked, FormProblem):
-            status = 413 if asked.reason == "too_long" else 400
-            return landing.refuse(
-                token, lang, place, status, asked.reason, landing.problem_message(lang, asked)
-            )
-        client = landing._client(request)
+        asked = None if form is None else parse_addition(form)
+        if not isinstance(asked, AdditionRequest):
+            return landing.refuse_form(visit, asked)
+        client = landing.client_key(request)
+        # Wrong guesses are limited per client and per case (a spread-out attack on one case).
         case_key = "case:" + asked.code.upper().replace("-", "").replace(" ", "")
         if not landing.allowed(
             [("addition", client), ("wrong_code", client), ("wrong_code", case_key)]
         ):
-            return landing.refuse(
-                token, lang, place, 429, "busy", landing.texts.text(lang, "error.busy")
-            )
+            return landing.refuse(visit, 429, "busy", "error.busy")
         found = await run_in_threadpool(landing.desk.find, asked.code, asked.passphrase)
         if found is None:
             landing.count("wrong_code", client)
             landing.count("wrong_code", case_key)
-            return landing.refuse(
-                token, lang, place, 403, "wrong_code", landing.texts.text(lang, "error.wrong_code")
-            )
-        outcome = await run_in_threadpool(
-            landing.desk.add, found, addition_content(asked.text, lang, landing.clock())
-        )
+            return landing.refuse(visit, 403, "wrong_code", "error.wrong_code")
+        entry = addition_content(asked.text, visit.lang, landing.clock())
+        outcome = await run_in_threadpool(landing.desk.add, found, entry)
         if isinstance(outcome, Refused):
             status = 409 if outcome.reason == "full" else 503
-            return landing.refuse(
-                token,
-                lang,
-                place,
-                status,
-                outcome.reason,
-                landing.texts.text(lang, "error.unavailable"),
-            )
-        assert isinstance(outcome, Added)
+            return landing.refuse(visit, status, outcome.reason, "error.unavailable")
         landing.count("addition", client)
-        return landing.render(token, lang, place, 200, "added")
+        return landing.render(visit, 200, "added")
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

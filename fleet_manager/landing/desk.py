@@ -94,15 +94,23 @@ class ReportDesk:
                 self._keys, self._keys_read_at = keys, now
             return self._keys.get(region)
 
-    def submit(self, place: TokenPlace | None, content: ReportContent) -> Sent | Refused:
-        """Seal and store a new report; a fleet manager opens its incident within a second.
-        An unknown token's report goes to the default region: never dropped."""
-        region = place.region if place is not None else self.default_region
+    def _sealing_key(self, region: str) -> tuple[str, X25519PublicKey] | Refused:
+        """The region's key in use, or the refusal to answer (loud: reports are being turned
+        away until someone registers a key)."""
         key = self._key(region)
         if key is None:
             self.counters.inc("landing_reports_no_key")
             log.error("report_refused_no_key", region=region)
             return Refused("unavailable")
+        return key
+
+    def submit(self, place: TokenPlace | None, content: ReportContent) -> Sent | Refused:
+        """Seal and store a new report; a fleet manager opens its incident within a second.
+        An unknown token's report goes to the default region: never dropped."""
+        region = place.region if place is not None else self.default_region
+        key = self._sealing_key(region)
+        if isinstance(key, Refused):
+            return key
         key_id, public = key
         now = self.clock()
         report_id = str(uuid.uuid4())
@@ -155,11 +163,9 @@ class ReportDesk:
         return report
 
     def add(self, report: ReportRow, content: ReportContent) -> Added | Refused:
-        key = self._key(report.region)
-        if key is None:
-            self.counters.inc("landing_reports_no_key")
-            log.error("report_refused_no_key", region=report.region)
-            return Refused("unavailable")
+        key = self._sealing_key(report.region)
+        if isinstance(key, Refused):
+            return key
         key_id, public = key
         for _ in range(ADD_ATTEMPTS):
             now = self.clock()

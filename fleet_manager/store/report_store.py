@@ -121,22 +121,21 @@ def _insert_entry(
     )
 
 
+# Everything of a report but the code's digest (which only finds it).
+_REPORT_COLUMNS = [c for c in reports.c if c.name != "case_digest"]
+
+
+def _report_where(conn: sa.Connection, clause: sa.ColumnElement[bool]) -> ReportRow | None:
+    row = conn.execute(sa.select(*_REPORT_COLUMNS).where(clause)).first()
+    return None if row is None else ReportRow(*row)
+
+
 def find_by_code(conn: sa.Connection, case_digest: str) -> ReportRow | None:
-    row = conn.execute(sa.select(reports).where(reports.c.case_digest == case_digest)).first()
-    if row is None:
-        return None
-    values = dict(row._mapping)
-    values.pop("case_digest")
-    return ReportRow(**values)
+    return _report_where(conn, reports.c.case_digest == case_digest)
 
 
 def report_for_incident(conn: sa.Connection, incident_id: str) -> ReportRow | None:
-    row = conn.execute(sa.select(reports).where(reports.c.incident_id == incident_id)).first()
-    if row is None:
-        return None
-    values = dict(row._mapping)
-    values.pop("case_digest")
-    return ReportRow(**values)
+    return _report_where(conn, reports.c.incident_id == incident_id)
 
 
 def entry_count(conn: sa.Connection, report_id: str) -> int:
@@ -178,9 +177,8 @@ def entries(conn: sa.Connection, report_id: str) -> list[EntryRow]:
 def undelivered(conn: sa.Connection, limit: int = 50) -> list[tuple[ReportRow, int]]:
     """(report, entry number) of entries no fleet manager has put on their incident yet,
     oldest first."""
-    columns = [c for c in reports.c if c.name != "case_digest"]
     rows = conn.execute(
-        sa.select(*columns, report_entries.c.seq)
+        sa.select(*_REPORT_COLUMNS, report_entries.c.seq)
         .join(report_entries, report_entries.c.report_id == reports.c.report_id)
         .where(report_entries.c.delivered_at.is_(None))
         .order_by(report_entries.c.created_at, report_entries.c.seq)
