@@ -37,6 +37,7 @@ bench: system-deps $(STAMP)
 	$(BIN)/python bench/kiosk_footprint.py
 	$(BIN)/python bench/rollout.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/landing.py
 
 system-deps:
 	@missing=""; \

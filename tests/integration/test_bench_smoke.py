@@ -102,3 +102,26 @@ def test_quick_console_bench_times_every_path() -> None:
     # Each page answered 200 with a real body (the bench stops on any other status).
     assert all(p["bytes"] > 1000 for name, p in paths.items() if name != "baseline")
     assert isinstance(result["target_met"], bool)
+
+
+def test_quick_landing_bench_measures_every_phase_without_refusals() -> None:
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "landing.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=TIMEOUT_S,
+    )
+    assert process.returncode == 0, process.stderr.decode()[-3000:]
+    result = json.loads(process.stdout)  # stdout is exactly one JSON object
+    phases = ("baseline_healthz", "page", "page_at_target", "report")
+    for name in phases:
+        phase = result[name]
+        assert phase["requests"] > 0, (name, phase)
+        # Every answer was a 200: the raised limits let every report in, every page rendered.
+        assert (phase["non_200"], phase["errors"]) == (0, 0), (name, phase)
+    # The page and the "sent" page are the real HTML; /healthz is the small JSON.
+    assert result["page"]["largest_response_bytes"] > 4000
+    assert result["report"]["largest_response_bytes"] > 4000
+    assert result["baseline_healthz"]["largest_response_bytes"] < 100
+    assert result["page_at_target"]["offered_rps"] == result["target_page_rps"] == 1000
+    assert isinstance(result["target_met"], bool)
