@@ -19,9 +19,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+import anyio
+import anyio.to_thread
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -55,6 +57,7 @@ from fleet_manager.store.registry import TokenPlace
 from transport.log import get_logger
 
 log = get_logger("fleet_manager.landing")
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 # 4,000 characters of any script, percent-encoded, fit with room to spare.
@@ -63,6 +66,8 @@ MAX_FIELDS = 20
 # What registry.new_location_token makes (URL-safe base64), with room for printed older ones.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TOKEN_CACHE_MAX = 10_000
+# Requests hashing with Argon2 (64 MiB each) at once; the rest wait their turn.
+SLOW_LANE = 4
 # The field a problem names → the label the person saw.
 FIELD_LABELS = {
     "what": "form.what",
@@ -185,6 +190,7 @@ class LandingApp:
         self.limits = WindowCounts(LimitRules(**settings.limits.model_dump()))
         self.client_keys = ClientKeys(clock)
         self._limits_lock = threading.Lock()
+        self.slow_lane = anyio.CapacityLimiter(SLOW_LANE)
         self._tokens: dict[str, tuple[float, TokenPlace | None]] = {}
         self.assets = load_assets()
         env = Environment(
@@ -252,14 +258,21 @@ class LandingApp:
         address = request.client.host if request.client is not None else "unknown"
         return self.client_keys.key_for(address)
 
-    def allowed(self, actions: list[tuple[Action, str]]) -> bool:
-        now = self.clock()
+    def take(self, wanted: list[tuple[Action, str]]) -> bool:
+        """Count these now, all or none, before the slow work starts: requests that arrive
+        together must not all pass before the first is counted."""
         with self._limits_lock:
-            return all(self.limits.would_allow(action, key, now) for action, key in actions)
+            return self.limits.take(wanted, self.clock())
 
-    def count(self, action: Action, key: str) -> None:
+    def give_back(self, *taken: tuple[Action, str]) -> None:
         with self._limits_lock:
-            self.limits.record(action, key, self.clock())
+            for action, key in taken:
+                self.limits.give_back(action, key, self.clock())
+
+    async def slow(self, fn: Callable[..., T], *args: Any) -> T:
+        """Argon2 and the database, off the event loop, a few at a time: each Argon2 hash
+        takes 64 MiB, so a burst must queue rather than take memory without bound."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.slow_lane)
 
     # -- rendering --------------------------------------------------------------------------
 
@@ -366,14 +379,14 @@ def create_landing_app(landing: LandingApp) -> ASGIApp:
         content = None if form is None else parse_report(form, visit.lang, landing.clock())
         if not isinstance(content, ReportContent):
             return landing.refuse_form(visit, content)
-        client = landing.client_key(request)
-        if not landing.allowed([("report", client), ("all_reports", "*")]):
+        taken: list[tuple[Action, str]] = [("report", landing.client_key(request))]
+        taken.append(("all_reports", "*"))
+        if not landing.take(taken):
             return landing.refuse(visit, 429, "busy", "error.busy")
-        outcome = await run_in_threadpool(landing.desk.submit, visit.place, content)
+        outcome = await landing.slow(landing.desk.submit, visit.place, content)
         if isinstance(outcome, Refused):
+            landing.give_back(*taken)  # nothing was sent: it must not count against them
             return landing.refuse(visit, 503, outcome.reason, "error.unavailable")
-        landing.count("report", client)
-        landing.count("all_reports", "*")
         c = outcome.credentials
         return landing.render(visit, 200, "sent", code=c.code_shown, passphrase=c.passphrase_shown)
 
@@ -384,23 +397,23 @@ def create_landing_app(landing: LandingApp) -> ASGIApp:
         if not isinstance(asked, AdditionRequest):
             return landing.refuse_form(visit, asked)
         client = landing.client_key(request)
-        # Wrong guesses are limited per client and per case (a spread-out attack on one case).
+        # Every attempt takes a wrong-guess count (per client, and per case against a spread-out
+        # attack on one case) before the check; a right guess gives it back.
         case_key = "case:" + asked.code.upper().replace("-", "").replace(" ", "")
-        if not landing.allowed(
-            [("addition", client), ("wrong_code", client), ("wrong_code", case_key)]
-        ):
+        guesses: list[tuple[Action, str]] = [("wrong_code", client), ("wrong_code", case_key)]
+        if not landing.take([("addition", client), *guesses]):
             return landing.refuse(visit, 429, "busy", "error.busy")
-        found = await run_in_threadpool(landing.desk.find, asked.code, asked.passphrase)
+        found = await landing.slow(landing.desk.find, asked.code, asked.passphrase)
         if found is None:
-            landing.count("wrong_code", client)
-            landing.count("wrong_code", case_key)
+            landing.give_back(("addition", client))
             return landing.refuse(visit, 403, "wrong_code", "error.wrong_code")
+        landing.give_back(*guesses)
         entry = addition_content(asked.text, visit.lang, landing.clock())
-        outcome = await run_in_threadpool(landing.desk.add, found, entry)
+        outcome = await landing.slow(landing.desk.add, found, entry)
         if isinstance(outcome, Refused):
+            landing.give_back(("addition", client))
             status = 409 if outcome.reason == "full" else 503
             return landing.refuse(visit, status, outcome.reason, "error.unavailable")
-        landing.count("addition", client)
         return landing.render(visit, 200, "added")
 
     async def healthz(request: Request) -> Response:

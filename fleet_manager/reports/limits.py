@@ -44,7 +44,10 @@ class LimitRules:
 
 @dataclass
 class WindowCounts:
-    """Counts per (action, key) in fixed windows. ``would_allow`` asks; ``record`` counts."""
+    """Counts per (action, key) in fixed windows. ``would_allow`` asks; ``record`` counts;
+    ``take`` does both at once for several counts (all or none), so requests arriving together
+    cannot all pass one check before any of them is counted; ``give_back`` returns a count
+    taken for work that then did not happen."""
 
     rules: LimitRules
     counts: dict[tuple[Action, str], tuple[float, int]] = field(default_factory=dict)
@@ -61,6 +64,18 @@ class WindowCounts:
         if now - start >= self.rules.limit(action).window_s:
             start, n = now, 0
         self.counts[(action, key)] = (start, n + 1)
+
+    def take(self, wanted: list[tuple[Action, str]], now: float) -> bool:
+        if not all(self.would_allow(action, key, now) for action, key in wanted):
+            return False
+        for action, key in wanted:
+            self.record(action, key, now)
+        return True
+
+    def give_back(self, action: Action, key: str, now: float) -> None:
+        start, n = self.counts.get((action, key), (now, 0))
+        if n > 0 and now - start < self.rules.limit(action).window_s:
+            self.counts[(action, key)] = (start, n - 1)
 
     def forget_older_than(self, cutoff: float) -> None:
         for k in [k for k, (start, _) in self.counts.items() if start < cutoff]:

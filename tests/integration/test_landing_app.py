@@ -3,6 +3,7 @@ sample bundle and catalogs): what every response carries, what is stored, what i
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx2
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -372,3 +374,21 @@ def test_fuzzed_form_input_never_yields_a_server_error(
         answer = client.post(url, params={"l": lang}, content=urlencode(fields), headers=headers)
     assert answer.status_code < 500, answer.text[:300]
     assert_private(answer)
+
+
+def test_a_burst_of_simultaneous_requests_cannot_slip_past_the_limits(tmp_path: Path) -> None:
+    """Argon2 takes long: every request of a burst must be counted before any of them runs it."""
+    world = landing_world(tmp_path)  # default limits: 5 reports, 10 wrong codes an hour
+    token = world.tokens["n-waiting"]
+    transport = httpx2.ASGITransport(app=create_landing_app(world.app))
+
+    async def burst(path: str, form: dict[str, str], n: int) -> list[int]:
+        async with httpx2.AsyncClient(transport=transport, base_url="https://t") as client:
+            sent = [client.post(f"/r/{token}/{path}", data=form) for _ in range(n)]
+            return sorted(r.status_code for r in await asyncio.gather(*sent))
+
+    reports = asyncio.run(burst("report", {"what": "x"}, 20))
+    assert reports == [200] * 5 + [429] * 15
+    wrong = {"code": "AAAA-AAAA", "passphrase": "111122223333", "text": "x"}
+    guesses = asyncio.run(burst("add", wrong, 20))
+    assert guesses == [403] * 10 + [429] * 10

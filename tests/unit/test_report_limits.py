@@ -172,3 +172,65 @@ def test_key_never_contains_the_address(address: str) -> None:
     bare = hashlib.sha256(address.encode()).hexdigest()
     assert key != bare[:32]
     assert key not in bare
+
+
+# -- take and give back: checking and counting in one step ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "wanted", "taken", "after"),
+    [
+        # All allowed: all counted.
+        (
+            {},
+            [("report", "a"), ("all_reports", "*")],
+            True,
+            {("report", "a"): 1, ("all_reports", "*"): 1},
+        ),
+        # One at its limit: none counted (all or none).
+        (
+            {("report", "a"): 5},
+            [("report", "a"), ("all_reports", "*")],
+            False,
+            {("report", "a"): 5, ("all_reports", "*"): 0},
+        ),
+        (
+            {("all_reports", "*"): 300},
+            [("report", "a"), ("all_reports", "*")],
+            False,
+            {("report", "a"): 0},
+        ),
+    ],
+)
+def test_take_is_all_or_none(
+    before: dict[tuple[Action, str], int],
+    wanted: list[tuple[Action, str]],
+    taken: bool,
+    after: dict[tuple[Action, str], int],
+) -> None:
+    counts = WindowCounts(LimitRules())
+    for (action, key), n in before.items():
+        for _ in range(n):
+            counts.record(action, key, 100.0)
+    assert counts.take(wanted, 101.0) is taken
+    for (action, key), n in after.items():
+        assert counts.counts.get((action, key), (0.0, 0))[1] == n
+
+
+def test_a_burst_cannot_pass_one_check_before_any_is_counted() -> None:
+    counts = WindowCounts(LimitRules(reports_per_hour=5))
+    passed = [counts.take([("report", "a")], 10.0) for _ in range(20)]
+    assert passed.count(True) == 5 and passed[:5] == [True] * 5
+
+
+def test_give_back_returns_a_count_of_the_current_window_only() -> None:
+    counts = WindowCounts(LimitRules(reports_per_hour=1))
+    assert counts.take([("report", "a")], 10.0)
+    assert not counts.would_allow("report", "a", 11.0)
+    counts.give_back("report", "a", 12.0)
+    assert counts.would_allow("report", "a", 13.0)
+    counts.give_back("report", "a", 14.0)  # nothing left to give back: stays at zero
+    assert counts.counts[("report", "a")][1] == 0
+    assert counts.take([("report", "a")], 20.0)
+    counts.give_back("report", "a", 20.0 + 3600.0)  # a later window: the old count is not touched
+    assert counts.counts[("report", "a")][1] == 1
