@@ -56,6 +56,9 @@ ALLOWED: dict[str, set[str]] = {
     "audit.verify": {"ops", "auditor"},
     "users.manage": {"ops"},
     "tokens.manage": {"ops"},
+    # Sealed reports: only the region's responders hold the key; ops see ciphertext at most.
+    "report.read": {"ops", "responder"},
+    "report.disclose": {"ops", "responder"},
 }
 
 # fac-a and fac-b are both in region north; fac-c is in south.
