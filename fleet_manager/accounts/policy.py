@@ -31,7 +31,7 @@ from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
 
-Role = Literal["ops", "facility_admin", "responder", "auditor"]
+Role = Literal["ops", "facility_admin", "responder", "auditor", "staff"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 Action = Literal[
@@ -61,6 +61,10 @@ Action = Literal[
     "tokens.manage",
     "report.read",
     "report.disclose",
+    "training.self",
+    "training.view",
+    "training.export",
+    "training.invite",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
@@ -82,18 +86,41 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             "device.revoke",
             "engagement.view",
             "engagement.export",
+            "training.self",
+            "training.view",
+            "training.export",
+            "training.invite",
         }
     ),
     "responder": frozenset(
-        {"incident.view", "incident.ack", "routing.view", "report.read", "report.disclose"}
+        {
+            "incident.view",
+            "incident.ack",
+            "routing.view",
+            "report.read",
+            "report.disclose",
+            "training.self",
+        }
     ),
     "auditor": frozenset(
-        {"audit.view", "audit.export", "audit.verify", "engagement.view", "engagement.export"}
+        {
+            "audit.view",
+            "audit.export",
+            "audit.verify",
+            "engagement.view",
+            "engagement.export",
+            "training.view",
+            "training.export",
+        }
     ),
+    # Clinicians and other staff: their own training, nothing else.
+    "staff": frozenset({"training.self"}),
 }
 
 # Actions an API token may never take, whatever its grants.
-USER_ONLY_ACTIONS: frozenset[Action] = frozenset({"users.manage", "tokens.manage"})
+USER_ONLY_ACTIONS: frozenset[Action] = frozenset(
+    {"users.manage", "tokens.manage", "training.self"}  # a token has no training of its own
+)
 
 # The scope each role's grant must carry: fleet-wide, one facility, or one region.
 ROLE_SCOPE: dict[Role, Literal["fleet", "facility", "region"]] = {
@@ -101,6 +128,7 @@ ROLE_SCOPE: dict[Role, Literal["fleet", "facility", "region"]] = {
     "auditor": "fleet",
     "facility_admin": "facility",
     "responder": "region",
+    "staff": "facility",
 }
 
 

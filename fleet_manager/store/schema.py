@@ -426,3 +426,89 @@ report_entries = sa.Table(
     sa.Column("delivered_at", Time, nullable=True),
 )
 sa.Index("ix_report_entries_delivered_at", report_entries.c.delivered_at)
+
+# Staff training (migration 0008). Records are kept at least six years; only the documented
+# retention job (`beacon training retention`) deletes any.
+staff_profiles = sa.Table(
+    "staff_profiles",
+    metadata,
+    sa.Column("username", sa.String(64), sa.ForeignKey("users.username"), primary_key=True),
+    sa.Column(
+        "facility_id",
+        sa.String(64),
+        sa.ForeignKey("facilities.facility_id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("full_name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("profession", sa.String(64), nullable=True),
+    sa.Column("licence_state", sa.String(2), nullable=True),
+    sa.Column("licence_renewal", sa.String(10), nullable=True),  # YYYY-MM-DD
+    sa.Column("joined_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+staff_invites = sa.Table(
+    "staff_invites",
+    metadata,
+    sa.Column("invite_id", sa.String(16), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 of the link's
+    sa.Column(
+        "facility_id", sa.String(64), sa.ForeignKey("facilities.facility_id"), nullable=False
+    ),
+    sa.Column("full_name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("accepted_at", Time, nullable=True),
+    sa.Column("accepted_by", sa.String(64), nullable=True),
+)
+
+training_progress = sa.Table(
+    "training_progress",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("module_id", sa.String(64), primary_key=True),
+    sa.Column("section_id", sa.String(64), primary_key=True),
+    sa.Column("done_at", Time, nullable=False),
+)
+
+quiz_attempts = sa.Table(
+    "quiz_attempts",
+    metadata,
+    sa.Column("attempt_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("module_id", sa.String(64), nullable=False),
+    sa.Column("module_version", sa.String(32), nullable=False),
+    sa.Column("answers", sa.JSON, nullable=False),
+    sa.Column("correct", sa.Integer, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("at", Time, nullable=False),
+)
+
+training_records = sa.Table(
+    "training_records",
+    metadata,
+    sa.Column("record_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # module | self_certification
+    sa.Column("module_id", sa.String(64), nullable=True),
+    sa.Column("module_version", sa.String(32), nullable=True),
+    sa.Column("hours", sa.Float, nullable=False),
+    sa.Column("completed_on", sa.String(10), nullable=False),  # YYYY-MM-DD
+    sa.Column("recorded_at", Time, nullable=False),
+    sa.Column("certificate_id", sa.String(32), nullable=True, unique=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+training_reminders = sa.Table(
+    "training_reminders",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("rule_id", sa.String(64), primary_key=True),
+    sa.Column("due_date", sa.String(10), primary_key=True),
+    sa.Column("sent_at", Time, nullable=False),
+)

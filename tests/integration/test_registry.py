@@ -337,7 +337,7 @@ def test_migration_0002_upgrades_a_0001_database(empty_url: str) -> None:
         migrate(engine)
         with engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0007"
+            assert version == "0008"
             rows = conn.execute(sa.select(location_tokens).order_by(location_tokens.c.token))
             assert [tuple(r) for r in rows] == [
                 ("printedTokenOne0000001", "loc-1", T0, None, None),

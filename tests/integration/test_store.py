@@ -130,7 +130,7 @@ def test_migrate_twice_is_idempotent(engine: sa.Engine) -> None:
     migrate(engine)
     migrate(engine)
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [("0007",)]
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [("0008",)]
         assert conn.execute(sa.select(facilities.c.facility_id)).scalars().all() == ["fac-a"]
 
 
