@@ -21,6 +21,7 @@ from fleet_manager.api import (
     report_routes,
     routing_routes,
     token_routes,
+    training_routes,
 )
 from fleet_manager.api.auth import Authenticator
 from fleet_manager.api.context import AppContext
@@ -35,6 +36,7 @@ from fleet_manager.console import (
     registry_pages,
     routing_pages,
     token_pages,
+    training_pages,
 )
 from fleet_manager.console.web import HERE, Console, PageRefused, base_router
 
@@ -49,6 +51,7 @@ AREAS = (
     audit_routes,
     token_routes,
     metrics_routes,
+    training_routes,
     fleet_pages,
     incident_pages,
     routing_pages,
@@ -57,6 +60,7 @@ AREAS = (
     engagement_pages,
     audit_pages,
     token_pages,
+    training_pages,
 )
 
 

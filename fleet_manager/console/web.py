@@ -61,6 +61,8 @@ SECTIONS: tuple[tuple[str, str, Action], ...] = (
     ("Facilities", "/console/facilities", "registry.view"),
     ("Engagement", "/console/engagement", "engagement.view"),
     ("Audit log", "/console/audit", "audit.view"),
+    ("Compliance", "/console/compliance", "training.view"),
+    ("Training", "/console/training", "training.self"),
     ("API tokens", "/console/tokens", "tokens.manage"),
 )
 

@@ -50,6 +50,15 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/readyz"): "readiness, public",
     ("POST", "/api/v1/enrolments"): "kiosks enrol with an enrolment token, not a principal",
     ("GET", "/api/v1/enrolments/{enrolment_id}"): "kiosks poll their own enrolment",
+    ("GET", "/console/invite/{token}"): "an invitation: the link is the key (test_training_pages)",
+    ("POST", "/console/invite/{token}"): "an invitation: the link is the key (test_training_pages)",
+    # A person's own training: the viewer's profile decides; no id of anyone else to probe.
+    ("POST", "/console/training/profile"): "one's own profile (test_training_pages)",
+    ("POST", "/console/training/self-certify"): "one's own record (test_training_pages)",
+    ("GET", "/console/training/modules/{module_id}"): "one's own progress (test_training_pages)",
+    ("POST", "/console/training/modules/{module_id}/sections/{section_id}"): "one's own progress",
+    ("GET", "/console/training/modules/{module_id}/quiz"): "one's own quiz (test_training_pages)",
+    ("POST", "/console/training/modules/{module_id}/quiz"): "one's own quiz (test_training_pages)",
 }
 EXEMPT_PREFIXES: tuple[str, ...] = ("/console/static", "/tuf")
 
@@ -249,6 +258,13 @@ API: tuple[RouteCase, ...] = (
     ),
     RouteCase("DELETE", "/api/v1/tokens/{token_id}", "tokens.manage", "fleet", fresh="token"),
     RouteCase("GET", "/metrics", "fleet.view", "fleet", kind="metrics"),
+    # -- training ---------------------------------------------------------------------------
+    RouteCase("GET", "/api/v1/training/compliance", "training.view", "anywhere"),
+    RouteCase(
+        "GET", "/api/v1/training/compliance", "training.view", "facility",
+        Sample(query={"facility": "clinic-a"}), Sample(query={"facility": "clinic-b"}),
+        variant="?facility=",
+    ),
 )  # fmt: skip
 
 FORM_LOCATION = {"name": "Matrix room", "kind": "other"}  # location_id: fresh
@@ -382,6 +398,27 @@ PAGES: tuple[RouteCase, ...] = (
     RouteCase(
         "POST", "/console/tokens/{token_id}/revoke", "tokens.manage", "fleet",
         Sample(body={}), kind="page", fresh="token",
+    ),
+    # -- training (certificates seeded by fleet_seed.seed_training) ----------------------------
+    RouteCase("GET", "/console/training", "training.self", "anywhere", kind="page"),
+    RouteCase("GET", "/console/compliance", "training.view", "anywhere", kind="page"),
+    RouteCase(
+        "GET", "/console/compliance", "training.view", "facility",
+        Sample(query={"facility": "clinic-a"}), Sample(query={"facility": "clinic-b"}),
+        kind="page", variant="?facility=",
+    ),
+    RouteCase("GET", "/console/compliance.csv", "training.export", "anywhere", kind="page"),
+    RouteCase("GET", "/console/compliance.pdf", "training.export", "anywhere", kind="page"),
+    RouteCase(
+        "POST", "/console/compliance/invites", "training.invite", "facility",
+        Sample(body={"facility": "clinic-a", "full_name": "Matrix Person"}),
+        Sample(body={"facility": "clinic-b", "full_name": "Matrix Person"}),
+        kind="page",
+    ),
+    RouteCase(
+        "GET", "/console/training/certificates/{certificate_id}.pdf", "training.view",
+        "facility", Sample(params={"certificate_id": "@certificate-own"}),
+        Sample(params={"certificate_id": "@certificate-other"}), kind="page",
     ),
 )  # fmt: skip
 

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import date
 
 import sqlalchemy as sa
 
 from fleet_manager.incidents.lifecycle import TimelineEntry, on_responder_action, open_incident
 from fleet_manager.routing.policy import EscalationChain, EscalationStep
-from fleet_manager.store import device_events, fleet_state, incident_store, registry, report_store
+from fleet_manager.store import (
+    device_events,
+    fleet_state,
+    incident_store,
+    registry,
+    report_store,
+    training_store,
+)
 from fleet_manager.store.incident_store import IncidentRecord
 from fleet_manager.store.report_store import ReportRow
 from fleet_manager.store.schema import devices
@@ -144,3 +152,36 @@ def seed_reports(engine: sa.Engine) -> None:
                 key_id="0123456789abcdef",
                 ciphertext=bytes(64),
             )
+
+
+def seed_training(engine: sa.Engine) -> dict[str, str]:
+    """A staff member at clinic-a and one at clinic-b, each with a completed module; their
+    certificate ids as ``@certificate-own`` (clinic-a) and ``@certificate-other``."""
+    now = time.time()
+    found = {}
+    with engine.begin() as conn:
+        for facility, side in (("clinic-a", "own"), ("clinic-b", "other")):
+            _, token = training_store.create_invite(
+                conn,
+                facility_id=facility,
+                full_name=f"Staff {side}",
+                email=None,
+                actor="seed",
+                now=now,
+            )
+            name = f"staff-{side}"
+            training_store.accept_invite(conn, token, name, "correct horse battery staple 42", now)
+            record = training_store.add_record(
+                conn,
+                username=name,
+                kind="module",
+                completed_on=date.today(),
+                hours=1.0,
+                now=now,
+                actor="seed",
+                module_id="recognising-signs",
+                module_version="2026.11",
+            )
+            assert record.certificate_id is not None
+            found[f"@certificate-{side}"] = record.certificate_id
+    return found

@@ -56,7 +56,7 @@ from tests.integration.access_matrix_routes import (
     RouteCase,
     Sample,
 )
-from tests.integration.fleet_seed import seed, seed_reports
+from tests.integration.fleet_seed import seed, seed_reports, seed_training
 from tests.support.console import USERS, ConsoleApp, console_app
 
 Side = Literal["own", "other", "any"]
@@ -257,7 +257,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         for who in TOKENS:
             clients[who.name] = token_client(app, who)
         clients[NOBODY.name] = app.new_client()
-        seeded = {"@rollout": start_rollout(app)}
+        seeded = {"@rollout": start_rollout(app), **seed_training(app.engine)}
         for side, name in REQUESTERS.items():
             device = "kiosk-a1" if side == "own" else "kiosk-b1"
             made = clients[name].post(

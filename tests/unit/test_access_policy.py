@@ -59,6 +59,11 @@ ALLOWED: dict[str, set[str]] = {
     # Sealed reports: only the region's responders hold the key; ops see ciphertext at most.
     "report.read": {"ops", "responder"},
     "report.disclose": {"ops", "responder"},
+    # Training: everyone who may train does so at their own facility; staff do nothing else.
+    "training.self": {"ops", "facility_admin", "responder", "staff"},
+    "training.view": {"ops", "facility_admin", "auditor"},
+    "training.export": {"ops", "facility_admin", "auditor"},
+    "training.invite": {"ops", "facility_admin"},
 }
 
 # fac-a and fac-b are both in region north; fac-c is in south.
@@ -76,6 +81,7 @@ GRANTS: dict[str, Grant] = {
     "auditor": Grant("auditor"),
     "facility_admin": Grant("facility_admin", facility_id="fac-a"),
     "responder": Grant("responder", region="north"),
+    "staff": Grant("staff", facility_id="fac-a"),
 }
 
 # Where each role's scope reaches (for a role that has the action at all).
@@ -84,11 +90,12 @@ IN_SCOPE: dict[str, set[str]] = {
     "auditor": set(RESOURCES),
     "facility_admin": {"own_facility"},
     "responder": {"own_facility", "other_facility_same_region", "own_region"},
+    "staff": {"own_facility"},
 }
 
 
 def expected(action: str, role: str, place: str, kind: str) -> bool:
-    if kind == "token" and action in {"users.manage", "tokens.manage"}:
+    if kind == "token" and action in {"users.manage", "tokens.manage", "training.self"}:
         return False
     return role in ALLOWED[action] and place in IN_SCOPE[role]
 
@@ -274,7 +281,11 @@ def test_documentation_table_matches_the_policy() -> None:
     rows = {}
     for line in doc.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 5 and cells[0].startswith("`") and cells[0].strip("`") in ACTIONS:
+        if (
+            len(cells) == len(ROLES) + 1
+            and cells[0].startswith("`")
+            and cells[0].strip("`") in ACTIONS
+        ):
             rows[cells[0].strip("`")] = {
                 r for r, c in zip(ROLES, cells[1:], strict=True) if c == "yes"
             }
