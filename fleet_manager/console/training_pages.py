@@ -79,6 +79,10 @@ def _day(text: str, what: str) -> date | None:
 def router(ctx: AppContext) -> APIRouter:
     pages = APIRouter(prefix="/console", include_in_schema=False)
     console = ctx.console
+    # A broken module or rules file stops the start (ModuleError, RulesError: every problem
+    # listed), rather than serving half a course.
+    catalog.modules()
+    catalog.rules()
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The training modules and requirement rules this process serves, loaded once.
 
-A broken module or rules file is a deployment error: the first page that needs them says so
-(and the error is logged) rather than serving half a course.
+A broken module or rules file is a deployment error: the console's training pages load both
+when the app is built, so the process does not start with them broken.
 """
 
 from __future__ import annotations
