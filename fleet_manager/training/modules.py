@@ -117,6 +117,15 @@ def _catalog(po: Path) -> tuple[dict[str, str], list[str]]:
     return {msgid: translations.gettext(msgid) for msgid in ids}, []
 
 
+def _tables(raw: dict[str, Any], key: str, where: str, problems: list[str]) -> list[Any]:
+    """The entries of an array of tables (``[[key]]``), or none with a problem noted."""
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.append(f"{where}: {key!r} must be an array of tables ([[{key}]])")
+        return []
+    return value
+
+
 def _get(table: dict[str, Any], key: str, kind: type, where: str, problems: list[str]) -> Any:
     value = table.get(key)
     if not isinstance(value, kind) or (kind is str and not value):
@@ -140,11 +149,15 @@ def load_module(folder: Path) -> TrainingModule:
     if module_id and (not _ID.fullmatch(module_id) or module_id != folder.name):
         problems.append(f"{where}: id {module_id!r} must be the folder's name, a-z 0-9 -")
     hours = raw.get("hours")
-    if not isinstance(hours, int | float) or not 0 < hours <= 40:
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 40:
         problems.append(f"{where}: 'hours' must be a number of hours, more than 0")
         hours = 0.0
     pass_mark = raw.get("pass_mark")
-    if not isinstance(pass_mark, int | float) or not 0 < pass_mark <= 1:
+    if (
+        isinstance(pass_mark, bool)
+        or not isinstance(pass_mark, int | float)
+        or not 0 < pass_mark <= 1
+    ):
         problems.append(f"{where}: 'pass_mark' must be a fraction, more than 0, at most 1")
         pass_mark = 1.0
     languages = raw.get("languages")
@@ -156,7 +169,7 @@ def load_module(folder: Path) -> TrainingModule:
         problems.append(f"{where}: 'languages' must list language codes")
         languages = []
     sections = []
-    for i, s in enumerate(raw.get("sections") or []):
+    for i, s in enumerate(_tables(raw, "sections", where, problems)):
         at = f"{where}: sections[{i}]"
         sections.append(
             Section(
@@ -168,14 +181,18 @@ def load_module(folder: Path) -> TrainingModule:
     if not sections:
         problems.append(f"{where}: a module needs at least one section")
     quiz = []
-    for i, q in enumerate(raw.get("quiz") or []):
+    for i, q in enumerate(_tables(raw, "quiz", where, problems)):
         at = f"{where}: quiz[{i}]"
         choices = q.get("choices")
         if not isinstance(choices, list) or not 2 <= len(choices) <= 6:
             problems.append(f"{at}: 'choices' must list 2 to 6 msgids")
             choices = []
         answer = q.get("answer")
-        if not isinstance(answer, int) or not 0 <= answer < max(len(choices), 1):
+        if (
+            isinstance(answer, bool)
+            or not isinstance(answer, int)
+            or not 0 <= answer < max(len(choices), 1)
+        ):
             problems.append(f"{at}: 'answer' must be the index of one of the choices")
             answer = 0
         quiz.append(
@@ -194,7 +211,7 @@ def load_module(folder: Path) -> TrainingModule:
         for dup in sorted({x for x in ids if ids.count(x) > 1}):
             problems.append(f"{where}: {kind} id {dup!r} is used twice")
     sources = []
-    for i, s in enumerate(raw.get("sources") or []):
+    for i, s in enumerate(_tables(raw, "sources", where, problems)):
         at = f"{where}: sources[{i}]"
         url = _get(s, "url", str, at, problems)
         if url and not url.startswith("https://"):
@@ -237,6 +254,8 @@ def load_module(folder: Path) -> TrainingModule:
 
 def load_modules(folder: Path = MODULES) -> tuple[TrainingModule, ...]:
     """Every module under ``folder``, in folder order; every problem of every module at once."""
+    if not folder.is_dir():
+        raise ModuleError([f"{folder}: no such folder of training modules"])
     modules, problems = [], []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
         try:

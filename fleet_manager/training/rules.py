@@ -6,6 +6,7 @@ in :mod:`fleet_manager.training.status` (pure).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ Kind = Literal["once", "every_renewal", "annual"]
 Evidence = Literal["module", "self_certification"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 EVIDENCE: tuple[Evidence, ...] = get_args(Evidence)
+_STATE = re.compile(r"[A-Z]{2}")
 _KEYS = {
     "id",
     "scope",
@@ -65,6 +67,7 @@ def parse_rules(raw: dict[str, object], where: str = "requirements") -> tuple[Ru
         raise RulesError([f"{where}: needs a [[rules]] list"])
     for i, r in enumerate(entries):
         at = f"{where}: rules[{i}]"
+        before = len(problems)
         if not isinstance(r, dict):
             problems.append(f"{at}: must be a table")
             continue
@@ -77,9 +80,7 @@ def parse_rules(raw: dict[str, object], where: str = "requirements") -> tuple[Ru
         if kind not in KINDS:
             problems.append(f"{at}: 'kind' must be one of {', '.join(KINDS)}")
         state, facility = r.get("state"), r.get("facility")
-        if scope == "state" and not (
-            isinstance(state, str) and len(state) == 2 and state.isupper()
-        ):
+        if scope == "state" and not (isinstance(state, str) and _STATE.fullmatch(state)):
             problems.append(f"{at}: a state rule needs 'state', two capital letters")
         if scope == "facility" and not (isinstance(facility, str) and facility):
             problems.append(f"{at}: a facility rule needs 'facility' (an id, or '*')")
@@ -113,8 +114,8 @@ def parse_rules(raw: dict[str, object], where: str = "requirements") -> tuple[Ru
         if not isinstance(professions, list):
             problems.append(f"{at}: 'professions' must be a list")
             professions = []
-        if problems:
-            continue
+        if len(problems) > before:
+            continue  # this entry is broken: go on checking the others
         rules.append(
             Rule(
                 id=str(rule_id),

@@ -93,6 +93,23 @@ def satisfied(rule: Rule, records: Iterable[Record], after: date | None, until: 
     return sum(r.hours for r in found) >= rule.min_hours
 
 
+def _oldest_needed(rule: Rule, records: Iterable[Record], today: date) -> date | None:
+    """Counting back from the newest qualifying completion, the oldest one needed to reach the
+    rule's hours (None if all of them together do not)."""
+    hours = 0.0
+    for record in sorted(
+        (r for r in records if _counts(rule, r) and r.completed <= today),
+        key=lambda r: r.completed,
+        reverse=True,
+    ):
+        if record.kind == "self_certification":
+            return record.completed
+        hours += record.hours
+        if hours >= rule.min_hours:
+            return record.completed
+    return None
+
+
 def _by_deadline(
     rule: Rule, deadline: date | None, today: date, window: int, what: str
 ) -> RuleStatus:
@@ -115,14 +132,15 @@ def rule_status(
         deadline = person.licence_renewal if rule.scope == "state" else person.joined + grace
         return _by_deadline(rule, deadline, today, due_within_days, "once")
     if rule.kind == "annual":
-        done = sorted(r.completed for r in records if _counts(rule, r) and r.completed <= today)
-        if not done:
+        oldest_needed = _oldest_needed(rule, records, today)
+        if oldest_needed is None:
             return _by_deadline(rule, person.joined + grace, today, due_within_days, "first course")
-        expires = add_months(done[-1], 12)
+        # Met until the oldest completion it needs is a year old.
+        expires = add_months(oldest_needed, 12)
         status = _by_deadline(rule, expires, today, due_within_days, "yearly course")
         if status.state == "current":
             return RuleStatus(
-                rule.id, "current", expires, f"done {done[-1]}, valid until {expires}"
+                rule.id, "current", expires, f"done {oldest_needed}, valid until {expires}"
             )
         return status
     # every_renewal
@@ -135,10 +153,16 @@ def rule_status(
             return RuleStatus(rule.id, "current", renewal, f"done for the period ending {renewal}")
         return _by_deadline(rule, renewal, today, due_within_days, "this licence period")
     # The recorded renewal date has passed: a new period began on it.
-    if satisfied(rule, records, renewal, today):
+    following = add_months(renewal, rule.period_months)
+    if today > following:
         return RuleStatus(
-            rule.id, "current", add_months(renewal, rule.period_months), "done for the new period"
+            rule.id,
+            "overdue",
+            following,
+            f"the renewal date on record ({renewal}) is more than a period old: update it",
         )
+    if satisfied(rule, records, renewal, today):
+        return RuleStatus(rule.id, "current", following, "done for the new period")
     if not satisfied(rule, records, period_start, renewal):
         return RuleStatus(rule.id, "overdue", renewal, f"not done before the renewal of {renewal}")
     return _by_deadline(rule, renewal + grace, today, due_within_days, "the new licence period")

@@ -319,13 +319,6 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="bug: modules.py load_module calls .get() on each sections/quiz/sources entry "
-    "without checking it is a table: `[sections]` written for `[[sections]]`, or "
-    '`quiz = ["q"]`, crashes with AttributeError instead of a ModuleError',
-)
 @pytest.mark.parametrize(
     "mutate",
     [

@@ -161,22 +161,11 @@ def test_duplicate_ids_are_each_listed() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: rules.py parse_rules: `if problems: continue` tests the problems of every "
-    "entry so far, so once one entry is broken no later entry is kept and duplicate ids "
-    "among the later entries are never reported",
-)
 def test_duplicate_ids_are_listed_even_after_a_broken_entry() -> None:
     raw = {"rules": [entry(id="broken", kind="weekly"), entry(id="a"), entry(id="a")]}
     assert "req: rule id 'a' is used twice" in problems_of(raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: rules.py parse_rules: the state check uses len == 2 and str.isupper(), "
-    "which accepts 'T1' or 'A.' (not two capital letters)",
-)
 @pytest.mark.parametrize("state", ["T1", "A."])
 def test_a_state_must_be_two_letters(state: str) -> None:
     assert STATE_NEEDED in problems_of({"rules": [entry(state=state)]})[0]

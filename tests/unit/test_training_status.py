@@ -266,11 +266,6 @@ def test_rule_status(
     assert reason in got.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: status.py rule_status, annual branch: min_hours is ignored (it counts any "
-    "qualifying completion, never calls satisfied()), contrary to requirements.toml",
-)
 def test_annual_rule_needs_its_min_hours() -> None:
     rule = make_rule("annual", "facility", modules=("m1",), min_hours=1.0)
     person = Person("fac-1", JOINED)
@@ -278,12 +273,6 @@ def test_annual_rule_needs_its_min_hours() -> None:
     assert got.state != "current"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: status.py rule_status, every_renewal after a passed renewal: a course done "
-    "just after a renewal date that is more than one period stale keeps the person "
-    "'current' forever, with a due date already in the past",
-)
 def test_every_renewal_stale_by_more_than_a_period_is_not_current() -> None:
     person = Person("fac-1", JOINED, "TX", d(2020, 6, 1))
     got = rule_status(EVERY_S, person, [done(d(2020, 7, 1))], TODAY, 60)
