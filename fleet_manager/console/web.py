@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -43,6 +44,7 @@ from fleet_manager.accounts.sessions import (
 )
 from fleet_manager.accounts.store import LoginRefused, authenticate
 from fleet_manager.api.auth import Authenticator, Caller
+from fleet_manager.store.schema import staff_profiles
 from transport.log import get_logger
 
 log = get_logger("fleet_manager.console")
@@ -136,6 +138,23 @@ class Console:
     def may_somewhere(self, viewer: Viewer, action: Action) -> bool:
         return not query_scope(viewer.principal, action).is_empty()
 
+    def shows(self, viewer: Viewer, path: str, action: Action) -> bool:
+        """Whether the menu offers a section: its action somewhere, and for one's own training
+        a training profile too (others would find only "you have no profile")."""
+        if not self.may_somewhere(viewer, action):
+            return False
+        if path != f"{PREFIX}/training":
+            return True
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    sa.select(staff_profiles.c.username).where(
+                        staff_profiles.c.username == viewer.username
+                    )
+                ).first()
+                is not None
+            )
+
     async def form(
         self, request: Request, long_fields: Mapping[str, int] | None = None
     ) -> tuple[Viewer, FormData]:
@@ -163,7 +182,7 @@ class Console:
         nav = [
             (label, path)
             for label, path, action in SECTIONS
-            if viewer is not None and self.may_somewhere(viewer, action)
+            if viewer is not None and self.shows(viewer, path, action)
         ]
         return self.templates.TemplateResponse(
             request,
@@ -227,7 +246,7 @@ def base_router(console: Console) -> APIRouter:
         except PageRefused as refused:
             return console.refused_page(request, refused)
         for _label, path, action in SECTIONS:
-            if console.may_somewhere(viewer, action):
+            if console.shows(viewer, path, action):
                 return RedirectResponse(path, status_code=303)
         return console.render(request, "error.html", viewer, {"message": "No sections for you."})
 
