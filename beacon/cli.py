@@ -538,6 +538,9 @@ def _add_groups() -> None:
     add_report_commands(responder, fleet)
     main.add_command(provision_group, "provision")
     main.add_command(config_group, "config")
+    from beacon.cli_training import add_training_commands
+
+    add_training_commands(main)
 
 
 _add_groups()

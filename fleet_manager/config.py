@@ -47,6 +47,15 @@
       acl_file: /etc/mosquitto/beacon.acl
       crl_dir: /etc/mosquitto/beacon-crl
       broker_pid_file: /run/mosquitto/mosquitto.pid
+    training:                          # optional: staff training (`beacon training remind`)
+      due_within_days: 60              # "due" this many days before a deadline
+      smtp:                            # reminders by email (absent: no reminders are sent)
+        host: smtp.example.org
+        port: 587
+        starttls: true                 # false only for a relay on this host or a test sink
+        username: beacon               # optional; then password_file is needed
+        password_file: smtp-password.txt   # first line is the password
+        from_address: training@example.org
 
 Relative paths are resolved against the config file's folder.
 """
@@ -56,7 +65,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fleet_manager.accounts.sessions import SessionPolicy
 from fleet_manager.supervision.findings import SupervisionRules
@@ -186,6 +202,35 @@ class RevocationSettings(BaseModel):
     broker_pid_file: Path
 
 
+class SmtpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, gt=0, lt=65536)
+    starttls: bool = True
+    username: str | None = None
+    password_file: Path | None = None
+    from_address: str = Field(pattern=r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+$")
+
+    @model_validator(mode="after")
+    def _login(self) -> SmtpSettings:
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("give both username and password_file, or neither")
+        return self
+
+    def password(self) -> str | None:
+        """The first line of password_file (None without a login)."""
+        if self.password_file is None:
+            return None
+        lines = self.password_file.read_text().splitlines()
+        return lines[0] if lines else ""
+
+
+class TrainingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    due_within_days: int = Field(default=60, ge=1, le=365)
+    smtp: SmtpSettings | None = None
+
+
 class FleetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     instance: str = "1"
@@ -203,6 +248,7 @@ class FleetConfig(BaseModel):
     console: ConsoleSettings = ConsoleSettings()
     supervision: SupervisionSettings = SupervisionSettings()
     landing: LandingSettings | None = None
+    training: TrainingSettings = TrainingSettings()
 
     @field_validator("instance", "default_region")
     @classmethod
@@ -252,6 +298,10 @@ def _resolve(base: Path, data: dict[str, object]) -> None:
         for key in ("acl_file", "crl_dir", "broker_pid_file"):
             if isinstance(revocation.get(key), str):
                 revocation[key] = str(base / revocation[key])
+    training = data.get("training")
+    smtp = training.get("smtp") if isinstance(training, dict) else None
+    if isinstance(smtp, dict) and isinstance(smtp.get("password_file"), str):
+        smtp["password_file"] = str(base / smtp["password_file"])
 
 
 def load_config(path: Path) -> FleetConfig:
@@ -292,6 +342,9 @@ def load_config(path: Path) -> FleetConfig:
             ("landing.tls_cert", config.landing.tls_cert),
             ("landing.tls_key", config.landing.tls_key),
         ]
+    smtp = config.training.smtp
+    if smtp is not None and smtp.password_file is not None:
+        files.append(("training.smtp.password_file", smtp.password_file))
     for what, file in files:
         if not file.is_file():
             raise ConfigError(f"{path}: {what}: file {file} does not exist")
