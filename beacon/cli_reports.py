@@ -26,8 +26,9 @@ from typing import Any, cast
 
 import click
 
-from beacon.cli import DEFAULT_CONNECTION, load_fleet_config
 from fleet_manager.reports.disclosure import LEGAL_BASES, RECIPIENTS
+
+DEFAULT_CONNECTION = Path("var/demo/connection.json")  # as beacon.cli's (the demo's file)
 
 
 def _read_secret(path: Path | None, prompt: str, confirm: bool = False) -> bytes | None:
@@ -265,6 +266,7 @@ def add_report_commands(responder: click.Group, fleet: click.Group) -> None:
     )
 
     def _engine(config_path: Path) -> Any:
+        from beacon.cli import load_fleet_config  # at call time: beacon.cli imports this module
         from fleet_manager.store.database import migrate, open_engine
 
         engine = open_engine(load_fleet_config(config_path).database_url)

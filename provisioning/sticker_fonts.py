@@ -141,7 +141,11 @@ class PdfFonts:
             name = f"Beacon-{face.family}-{weight}"
             source, index = str(face.path), face.face_index
         if name not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(name, source, subfontIndex=index, shapable=False))
+            font = TTFont(name, source, subfontIndex=index, shapable=False)
+            # reportlab hands a later font with the same internal face name the glyphs of the
+            # first one registered: each subset gets a face name of its own.
+            font.face.name = name.encode()
+            pdfmetrics.registerFont(font)
         self._names[face] = name
         return name
 

@@ -83,6 +83,12 @@ def router(ctx: AppContext) -> APIRouter:
     # listed), rather than serving half a course.
     catalog.modules()
     catalog.rules()
+    config = ctx.config
+    due_within = (
+        config.training.due_within_days
+        if config is not None and config.training is not None
+        else DUE_WITHIN_DAYS
+    )
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -135,7 +141,8 @@ def router(ctx: AppContext) -> APIRouter:
             done = training_store.progress(conn, viewer.username)
             held = training_store.records(conn, [viewer.username])[viewer.username]
         rules = catalog.rules()
-        status = person_status(profile.person(), rules, [r.record() for r in held], today)
+        records = [r.record() for r in held]
+        status = person_status(profile.person(), rules, records, today, due_within)
         modules = []
         for module in catalog.modules():
             passed = [r for r in held if r.kind == "module" and r.module_id == module.id]
@@ -395,12 +402,13 @@ def router(ctx: AppContext) -> APIRouter:
         ids, choices, chosen = compliance_scope(viewer, action, facility)
         day = _day(as_of, "The date") or _today(ctx)
         with ctx.engine.connect() as conn:
-            rows = compliance(conn, ids, catalog.rules(), day)
+            rows = compliance(conn, ids, catalog.rules(), day, due_within)
         return rows, choices, chosen, day
 
-    @pages.get("/compliance")
-    def compliance_page(request: Request, facility: Text = "", as_of: Text = "") -> Response:
-        viewer = console.viewer(request)
+    def dashboard(
+        request: Request, viewer: Viewer, facility: str, as_of: str, **extra: Any
+    ) -> Response:
+        """The compliance page (after an invitation too, with its link shown once)."""
         rows, choices, chosen, day = rows_for(viewer, "training.view", facility, as_of)
         may_invite = [
             f
@@ -417,13 +425,18 @@ def router(ctx: AppContext) -> APIRouter:
                 "facilities": choices,
                 "facility": chosen.facility_id if chosen else "",
                 "as_of": day.isoformat(),
-                "due_within": DUE_WITHIN_DAYS,
+                "due_within": due_within,
                 "may_export": console.may_somewhere(viewer, "training.export"),
                 "invite_to": may_invite,
                 "rules": {r.id: r for r in catalog.rules()},
                 "modules": {m.id: m for m in catalog.modules()},
+                **extra,
             },
         )
+
+    @pages.get("/compliance")
+    def compliance_page(request: Request, facility: Text = "", as_of: Text = "") -> Response:
+        return dashboard(request, console.viewer(request), facility, as_of)
 
     @pages.get("/compliance.csv")
     def compliance_export_csv(request: Request, facility: Text = "", as_of: Text = "") -> Response:
@@ -490,26 +503,7 @@ def router(ctx: AppContext) -> APIRouter:
                 now=ctx.now(),
             )
         link = f"{request.base_url}console/invite/{token}"
-        rows, choices, chosen, day = rows_for(viewer, "training.view", facility_id, "")
-        return console.render(
-            request,
-            "compliance.html",
-            viewer,
-            {
-                "rows": rows,
-                "counts": summary(rows),
-                "facilities": choices,
-                "facility": facility_id,
-                "as_of": day.isoformat(),
-                "due_within": DUE_WITHIN_DAYS,
-                "may_export": console.may_somewhere(viewer, "training.export"),
-                "invite_to": [chosen] if chosen else [],
-                "invite_link": link,
-                "invite_name": full_name,
-                "rules": {r.id: r for r in catalog.rules()},
-                "modules": {m.id: m for m in catalog.modules()},
-            },
-        )
+        return dashboard(request, viewer, facility_id, "", invite_link=link, invite_name=full_name)
 
     # -- accepting an invitation (no session yet: the link is the key) -------------------
 

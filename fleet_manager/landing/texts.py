@@ -7,15 +7,11 @@ message of the English catalog, placeholders unchanged, and no word that names a
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
-from gettext import GNUTranslations
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import PoFileError, read_po
-
+from content.catalogs import read_messages
 from content.manifest import forbidden_words_in
 
 CATALOGS = Path(__file__).resolve().parents[2] / "content" / "landing" / "po"
@@ -46,25 +42,11 @@ class LandingTexts:
         return message
 
 
-def _read(po: Path) -> tuple[dict[str, str], list[str]]:
-    try:
-        with po.open("rb") as f:
-            catalog = read_po(f, abort_invalid=True)
-    except (OSError, PoFileError, ValueError) as exc:
-        return {}, [f"{po}: cannot be read ({exc})"]
-    buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    translations = GNUTranslations(buf)
-    ids = [str(m.id) for m in catalog if m.id and isinstance(m.id, str)]
-    return {msgid: translations.gettext(msgid) for msgid in ids}, []
-
-
 def load_texts(folder: Path = CATALOGS, languages: tuple[str, ...] | None = None) -> LandingTexts:
     """Every catalog in ``folder`` (or just ``languages``), checked; :class:`LandingTextsError`
     lists every problem."""
     problems: list[str] = []
-    source, problems_en = _read(folder / f"{SOURCE_LANGUAGE}.po")
+    source, problems_en = read_messages(folder / f"{SOURCE_LANGUAGE}.po")
     problems += problems_en
     wanted = languages or tuple(sorted(p.stem for p in folder.glob("*.po")))
     messages: dict[str, dict[str, str]] = {}
@@ -73,7 +55,7 @@ def load_texts(folder: Path = CATALOGS, languages: tuple[str, ...] | None = None
         if not po.is_file():
             problems.append(f"{po}: missing (the landing page needs every bundle language)")
             continue
-        found, read_problems = _read(po)
+        found, read_problems = read_messages(po)
         problems += read_problems
         for msgid, english in source.items():
             text = found.get(msgid, "")

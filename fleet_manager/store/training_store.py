@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,7 +52,7 @@ class Profile:
     def person(self) -> Person:
         return Person(
             facility_id=self.facility_id,
-            joined=date.fromtimestamp(self.joined_at),
+            joined=datetime.fromtimestamp(self.joined_at, UTC).date(),
             licence_state=self.licence_state,
             licence_renewal=self.licence_renewal,
             profession=self.profession,
@@ -457,4 +457,12 @@ def delete_training_of(conn: sa.Connection, username: str) -> int:
     deleted = 0
     for table in (training_records, quiz_attempts, training_progress, training_reminders):
         deleted += conn.execute(table.delete().where(table.c.username == username)).rowcount
+    # The profile and invitation hold personal data (name, email, licence) kept for these
+    # records only: they go with them. The disabled account row stays for the audit log.
+    deleted += conn.execute(
+        staff_invites.delete().where(staff_invites.c.accepted_by == username)
+    ).rowcount
+    deleted += conn.execute(
+        staff_profiles.delete().where(staff_profiles.c.username == username)
+    ).rowcount
     return deleted

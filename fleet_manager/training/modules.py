@@ -14,16 +14,13 @@ and that every msgid has a translation in every language of the module.
 
 from __future__ import annotations
 
-import io
 import re
 import tomllib
 from dataclasses import dataclass
-from gettext import GNUTranslations
 from pathlib import Path
 from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import PoFileError, read_po
+from content.catalogs import read_messages
 
 MODULES = Path(__file__).resolve().parents[2] / "content" / "training" / "modules"
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -101,20 +98,6 @@ class TrainingModule:
         for q in self.quiz:
             ids += [q.question, *q.choices, q.explanation]
         return ids
-
-
-def _catalog(po: Path) -> tuple[dict[str, str], list[str]]:
-    try:
-        with po.open("rb") as f:
-            catalog = read_po(f, abort_invalid=True)
-    except (OSError, PoFileError, ValueError) as exc:
-        return {}, [f"{po}: cannot be read ({exc})"]
-    buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    translations = GNUTranslations(buf)
-    ids = [m.id for m in catalog if m.id and isinstance(m.id, str) and m.string]
-    return {msgid: translations.gettext(msgid) for msgid in ids}, []
 
 
 def _tables(raw: dict[str, Any], key: str, where: str, problems: list[str]) -> list[Any]:
@@ -240,7 +223,7 @@ def load_module(folder: Path) -> TrainingModule:
     )
     for lang in module.languages:
         po = folder / "po" / f"{lang}.po"
-        found, read_problems = _catalog(po)
+        found, read_problems = read_messages(po)
         problems += read_problems
         if not read_problems:
             for msgid in module.msgids:

@@ -143,18 +143,19 @@ def test_records_of_people_disabled_over_six_years_ago_are_deleted_and_audited(
     result = run(path)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "deleted 4 training row(s) of old"
-    assert lines[1].startswith("retention: deleted 4 training row(s) of 1 person(s)")
+    assert lines[0] == "deleted 6 training row(s) of old"
+    assert lines[1].startswith("retention: deleted 6 training row(s) of 1 person(s)")
     assert lines[1].endswith("(6 years)")
     assert rows_of(engine) == {"recent": 4, "active": 4}
     [entry] = deletions(engine)
     assert entry.subject == "old" and entry.outcome == "ok"
     assert entry.actor.startswith("cli:")
-    assert entry.detail["rows"] == 4 and entry.detail["years"] == 6
+    assert entry.detail["rows"] == 6 and entry.detail["years"] == 6
     with engine.connect() as conn:
         assert audit_log.verify_chain(conn) is None
-        # The profile stays (the job deletes training rows only); so does the account.
-        assert conn.execute(sa.select(sa.func.count()).select_from(staff_profiles)).scalar() == 3
+        # Four training rows, the profile and the invitation (name, email, licence) go; the
+        # disabled account stays for the audit log.
+        assert conn.execute(sa.select(sa.func.count()).select_from(staff_profiles)).scalar() == 2
         assert accounts.get_user(conn, "old") is not None
 
     # Nothing is left to delete: a second run deletes and audits nothing.
@@ -169,8 +170,8 @@ def test_dry_run_deletes_nothing(config: tuple[Path, sa.Engine]) -> None:
     result = run(path, "--dry-run")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert len(lines) == 2 and lines[0] == "would delete 4 training row(s) of old"
-    assert "retention: would delete 4 training row(s) of 1 person(s)" in result.stdout
+    assert len(lines) == 2 and lines[0] == "would delete 6 training row(s) of old"
+    assert "retention: would delete 6 training row(s) of 1 person(s)" in result.stdout
     assert "(dry run: nothing deleted)" in result.stdout
     assert rows_of(engine) == {"old": 4, "recent": 4, "active": 4}
     assert deletions(engine) == []
