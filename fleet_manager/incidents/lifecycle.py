@@ -119,6 +119,23 @@ def on_responder_action(
     return Transition(new, (TimelineEntry(now, "resolved", responder, detail),))
 
 
+def on_report_addition(
+    chain: EscalationChain, status: IncidentStatus, entry: int, actor: str, now: float
+) -> Transition:
+    """A reporter added to their report. On a resolved incident it may be the most urgent thing
+    they have written ("it is happening now"), so the incident opens again and escalates from
+    the start of its chain; otherwise it stays as it is (a responder on it sees the addition)."""
+    added = TimelineEntry(now, "report_added", actor, {"entry": entry})
+    if status.is_open:
+        return Transition(status, (added,))
+    reopened = IncidentStatus(state="opened", escalation=begin_escalation(chain, now))
+    note = TimelineEntry(
+        now, "reopened", "system", {"reason": "report_added", "resolved_by": status.resolved_by}
+    )
+    routed = TimelineEntry(now, "routed", "system", {"team": reopened.escalation.team})
+    return Transition(reopened, (added, note, routed))
+
+
 def is_repeated_note(
     timeline: list[TimelineEntry], responder: str, note: str | None, sent_at: float
 ) -> bool:

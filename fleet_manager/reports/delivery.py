@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from fleet_manager.incidents.lifecycle import TimelineEntry
+from fleet_manager.incidents.lifecycle import on_report_addition
 from fleet_manager.incidents.opening import REPORT_SOURCE, decide_report_incident
 from fleet_manager.metrics import Counters
 from fleet_manager.routing.policy import RoutingPolicy
@@ -51,7 +51,9 @@ class ReportDelivery:
                 if at is not None:
                     next_at = at if next_at is None else min(next_at, at)
             else:
-                delivered = self._add(report, seq, now)
+                delivered, at = self._add(report, seq, now)
+                if at is not None:
+                    next_at = at if next_at is None else min(next_at, at)
             if delivered:
                 with self.engine.begin() as conn:
                     report_store.mark_delivered(conn, report.report_id, seq, now)
@@ -99,20 +101,31 @@ class ReportDelivery:
         )
         return True, record.status.escalation.next_at
 
-    def _add(self, report: ReportRow, seq: int, now: float) -> bool:
+    def _add(self, report: ReportRow, seq: int, now: float) -> tuple[bool, float | None]:
+        """(delivered, the escalation time if the addition reopened the incident)."""
         for _ in range(MAX_VERSION_RETRIES):
             with self.engine.begin() as conn:
                 record = incident_store.get_incident(conn, report.incident_id)
                 if record is None:
-                    return False  # its first entry is not delivered yet: next round
+                    return False, None  # its first entry is not delivered yet: next round
                 if record.report_entries >= seq:
-                    return True
-                added = TimelineEntry(now, "report_added", REPORT_SOURCE, {"entry": seq})
-                updated = incident_store.record_report_entries(conn, record, seq, (added,), now)
+                    return True, None
+                step = on_report_addition(record.chain, record.status, seq, REPORT_SOURCE, now)
+                updated = incident_store.record_report_entries(
+                    conn, record, seq, step.status, step.timeline, now
+                )
             if updated is not None:
                 self.publish(updated)
+                reopened = not record.status.is_open
                 self.counters.inc("report_additions_delivered")
-                log.info("report_addition_delivered", incident_id=updated.incident_id, entry=seq)
-                return True
+                if reopened:
+                    self.counters.inc("report_incidents_reopened")
+                log.info(
+                    "report_addition_delivered",
+                    incident_id=updated.incident_id,
+                    entry=seq,
+                    reopened=reopened,
+                )
+                return True, updated.status.escalation.next_at if reopened else None
         log.warning("report_addition_conflict", incident_id=report.incident_id, entry=seq)
-        return False
+        return False, None

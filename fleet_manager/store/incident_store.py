@@ -215,15 +215,22 @@ def record_report_entries(
     conn: sa.Connection,
     record: IncidentRecord,
     entries: int,
+    status: IncidentStatus,
     timeline: Sequence[TimelineEntry],
     now: float,
 ) -> IncidentRecord | None:
     """A reporter added to the report: a new version saying how many entries it has now
-    (responders fetch and decrypt them), if nobody changed the incident since ``record``."""
+    (responders fetch and decrypt them) with its status (reopened, if it was resolved), if
+    nobody changed the incident since ``record``."""
     result = conn.execute(
         incidents.update()
         .where(incidents.c.incident_id == record.incident_id, incidents.c.version == record.version)
-        .values(version=record.version + 1, updated_at=now, report_entries=entries)
+        .values(
+            version=record.version + 1,
+            updated_at=now,
+            report_entries=entries,
+            **_status_columns(status),
+        )
     )
     if result.rowcount != 1:
         return None

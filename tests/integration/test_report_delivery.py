@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from fleet_manager.incidents.lifecycle import on_responder_action
 from fleet_manager.incidents.view import incident_message
 from fleet_manager.landing.desk import ReportDesk, Sent
 from fleet_manager.metrics import Counters
@@ -168,3 +169,34 @@ def test_the_store_keeps_the_newest_unretired_key_per_region(engine: sa.Engine) 
                 by="t",
                 now=time.time(),
             )
+
+
+def test_an_addition_to_a_resolved_report_opens_it_again(engine: sa.Engine) -> None:
+    desk = ReportDesk(engine, Counters(), "north", time.time)
+    sent = desk.submit(place(engine), content("first"))
+    assert isinstance(sent, Sent)
+    published: list[IncidentRecord] = []
+    deliver = delivery(engine, published)
+    deliver.deliver(time.time())
+    with engine.begin() as conn:
+        record = incident_store.get_incident(conn, sent.incident_id)
+        assert record is not None
+        step = on_responder_action(record.status, "resolve", "rita", time.time(), "safe now")
+        assert step is not None
+        incident_store.update_status(conn, record, step.status, step.timeline, time.time())
+    found = desk.find(sent.credentials.code, sent.credentials.passphrase)
+    assert found is not None
+    desk.add(found, addition_content("he came back", "es", time.time()))
+    now = time.time()
+    next_at = deliver.deliver(now)
+    reopened = published[-1]
+    assert (reopened.status.state, reopened.report_entries, reopened.status.resolved_by) == (
+        "opened",
+        2,
+        None,
+    )
+    assert reopened.status.escalation.team == "north-onsite"
+    assert next_at == reopened.status.escalation.next_at == now + 30
+    with engine.connect() as conn:
+        events = [e.event for e in incident_store.timeline(conn, sent.incident_id)]
+    assert events[-3:] == ["report_added", "reopened", "routed"]

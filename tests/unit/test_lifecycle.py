@@ -14,6 +14,7 @@ from fleet_manager.incidents.lifecycle import (
     TimelineEntry,
     Transition,
     on_escalation_timer,
+    on_report_addition,
     on_responder_action,
     open_incident,
 )
@@ -268,3 +269,40 @@ def test_note_without_text_is_refused(status: IncidentStatus, note: str | None) 
 def test_note_leaves_status_unchanged() -> None:
     result = on_responder_action(OPEN, "note", "ana", 7.0, "hello")
     assert result == Transition(OPEN, (TimelineEntry(7.0, "note", "ana", {"note": "hello"}),))
+
+
+# -- a reporter adds to their report ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "state", "events", "team"),
+    [
+        # Nobody on it yet, or a responder is: it stays as it is; the addition is on the timeline.
+        ([], "opened", ["report_added"], "onsite"),
+        ([("timer", 30.0)], "escalated", ["report_added"], "regional"),
+        ([("ack", "rita", 5.0)], "acknowledged", ["report_added"], "onsite"),
+        # Resolved: it may be the most urgent thing they wrote; open again, from the start.
+        ([("resolve", "rita", 5.0)], "opened", ["report_added", "reopened", "routed"], "onsite"),
+        (
+            [("timer", 30.0), ("resolve", "rita", 40.0)],
+            "opened",
+            ["report_added", "reopened", "routed"],
+            "onsite",
+        ),
+    ],
+)
+def test_an_addition_reopens_a_resolved_incident_only(
+    before: list[Step], state: str, events: list[str], team: str
+) -> None:
+    status, _ = _run(CHAIN, before)
+    step = on_report_addition(CHAIN, status, 2, "landing-page", 100.0)
+    assert step.status.state == state
+    assert [e.event for e in step.timeline] == events
+    assert step.status.escalation.team == team
+    assert step.timeline[0].detail == {"entry": 2}
+    if "reopened" in events:
+        assert step.status.resolved_by is None and step.status.acknowledged_by is None
+        assert step.status.escalation.next_at == 100.0 + 30.0  # the chain's first wait
+        assert step.timeline[1].detail["resolved_by"] == "rita"
+    else:
+        assert step.status == status
