@@ -43,6 +43,7 @@
       exit_url: https://www.weather.gov/   # where quick exit goes
       limits: {reports_per_hour: 5, additions_per_hour: 20, wrong_codes_per_hour: 10,
                all_reports_per_hour: 300}
+      trusted_proxies: []              # load balancers whose X-Forwarded-For counts (limits only)
     revocation:                        # optional: how `beacon provision revoke` reaches the broker
       acl_file: /etc/mosquitto/beacon.acl
       crl_dir: /etc/mosquitto/beacon-crl
@@ -62,6 +63,7 @@ Relative paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import yaml
@@ -193,6 +195,19 @@ class LandingSettings(BaseModel):
     scan_flush_s: float = Field(default=5.0, gt=0, le=300)
     token_cache_s: float = Field(default=30.0, ge=0, le=3600)
     limits: LandingLimits = LandingLimits()
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client, for the
+    # abuse limits only (never logged). Empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return v
 
 
 class RevocationSettings(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import re
 import threading
 import time
@@ -41,7 +42,13 @@ from fleet_manager.landing.page import State, page_view
 from fleet_manager.landing.scan_tally import ScanTally
 from fleet_manager.landing.texts import LandingTexts
 from fleet_manager.metrics import Counters
-from fleet_manager.reports.limits import Action, ClientKeys, LimitRules, WindowCounts
+from fleet_manager.reports.limits import (
+    Action,
+    ClientKeys,
+    LimitRules,
+    WindowCounts,
+    client_address,
+)
 from fleet_manager.reports.submission import (
     SHORT_LIMIT,
     TEXT_LIMIT,
@@ -191,6 +198,9 @@ class LandingApp:
         self.client_keys = ClientKeys(clock)
         self._limits_lock = threading.Lock()
         self.slow_lane = anyio.CapacityLimiter(SLOW_LANE)
+        self.trusted_proxies = [
+            ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies
+        ]
         self._tokens: dict[str, tuple[float, TokenPlace | None]] = {}
         self.assets = load_assets()
         env = Environment(
@@ -255,8 +265,9 @@ class LandingApp:
     # -- limits -----------------------------------------------------------------------------
 
     def client_key(self, request: Request) -> str:
-        address = request.client.host if request.client is not None else "unknown"
-        return self.client_keys.key_for(address)
+        peer = request.client.host if request.client is not None else "unknown"
+        forwarded = request.headers.get("x-forwarded-for")
+        return self.client_keys.key_for(client_address(peer, forwarded, self.trusted_proxies))
 
     def take(self, wanted: list[tuple[Action, str]]) -> bool:
         """Count these now, all or none, before the slow work starts: requests that arrive

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 Action = Literal["report", "addition", "wrong_code", "all_reports"]
 DAY_S = 86400
+MAX_HOPS = 16
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,27 @@ class WindowCounts:
     def forget_older_than(self, cutoff: float) -> None:
         for k in [k for k, (start, _) in self.counts.items() if start < cutoff]:
             del self.counts[k]
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
+    """Who the limits should count (pure): the TCP peer, or, when the peer is a trusted proxy,
+    the nearest address in X-Forwarded-For that is not itself a trusted proxy (what a client
+    puts at the far left can be forged; what the proxies append cannot)."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in trusted)
+
+    if not trusted or not is_trusted(peer) or not forwarded_for:
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",")][-MAX_HOPS:]
+    for hop in reversed(hops):
+        if hop and not is_trusted(hop):
+            return hop
+    return peer
 
 
 @dataclass

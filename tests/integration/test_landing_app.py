@@ -392,3 +392,31 @@ def test_a_burst_of_simultaneous_requests_cannot_slip_past_the_limits(tmp_path: 
     wrong = {"code": "AAAA-AAAA", "passphrase": "111122223333", "text": "x"}
     guesses = asyncio.run(burst("add", wrong, 20))
     assert guesses == [403] * 10 + [429] * 10
+
+
+@pytest.mark.parametrize(
+    ("trusted", "statuses"),
+    [
+        # Behind a trusted proxy, each client is counted apart (a limit of 1 an hour each).
+        (["127.0.0.0/8"], [200, 200, 429]),
+        # No proxy configured: the header is ignored, everyone behind it is one client.
+        ([], [200, 429, 429]),
+    ],
+)
+def test_behind_a_trusted_proxy_each_client_is_counted_apart(
+    tmp_path: Path, trusted: list[str], statuses: list[int]
+) -> None:
+    limits = {"reports_per_hour": 1}
+    world = landing_world(tmp_path, settings={"limits": limits, "trusted_proxies": trusted})
+    token = world.tokens["n-waiting"]
+    transport = httpx2.ASGITransport(app=create_landing_app(world.app), client=("127.0.0.1", 40000))
+
+    async def send(forwarded: str) -> int:
+        async with httpx2.AsyncClient(transport=transport, base_url="https://t") as client:
+            answer = await client.post(
+                f"/r/{token}/report", data={"what": "x"}, headers={"x-forwarded-for": forwarded}
+            )
+            return answer.status_code
+
+    got = [asyncio.run(send(f)) for f in ("203.0.113.1", "203.0.113.2", "203.0.113.1")]
+    assert got == statuses

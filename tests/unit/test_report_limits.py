@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from fleet_manager.reports.limits import (
     ClientKeys,
     LimitRules,
     WindowCounts,
+    client_address,
 )
 
 RULES = LimitRules(
@@ -234,3 +237,29 @@ def test_give_back_returns_a_count_of_the_current_window_only() -> None:
     assert counts.take([("report", "a")], 20.0)
     counts.give_back("report", "a", 20.0 + 3600.0)  # a later window: the old count is not touched
     assert counts.counts[("report", "a")][1] == 1
+
+
+# -- behind a reverse proxy: who counts as the client ---------------------------------------------
+
+PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32")]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "client"),
+    [
+        pytest.param("198.51.100.7", None, [], "198.51.100.7", id="no-proxy-configured"),
+        pytest.param("198.51.100.7", "203.0.113.9", [], "198.51.100.7", id="no-config"),
+        pytest.param("198.51.100.7", "203.0.113.9", PROXIES, "198.51.100.7", id="peer-untrusted"),
+        pytest.param("10.1.2.3", "203.0.113.9", PROXIES, "203.0.113.9", id="one-proxy"),
+        pytest.param("10.1.2.3", "203.0.113.9, 10.9.9.9", PROXIES, "203.0.113.9", id="two-proxies"),
+        pytest.param("10.1.2.3", "1.2.3.4, 203.0.113.9", PROXIES, "203.0.113.9", id="forged-left"),
+        pytest.param("10.1.2.3", None, PROXIES, "10.1.2.3", id="proxy-without-header"),
+        pytest.param("10.1.2.3", "10.4.4.4", PROXIES, "10.1.2.3", id="only-proxies-in-header"),
+        pytest.param("10.1.2.3", "junk, , 203.0.113.9", PROXIES, "203.0.113.9", id="junk-hops"),
+        pytest.param("2001:db8::1", "2001:db9::5", PROXIES, "2001:db9::5", id="ipv6"),
+    ],
+)  # fmt: skip
+def test_the_client_behind_trusted_proxies(
+    peer: str, forwarded: str | None, trusted: list[Any], client: str
+) -> None:
+    assert client_address(peer, forwarded, trusted) == client
