@@ -36,28 +36,6 @@ T0 = 1_700_000_000.125
 GRACE = 30 * DAY
 
 
-@pytest.fixture(scope="module")
-def pg_registry_engine() -> Iterator[sa.Engine]:
-    with temporary_database("beacon_registry") as url:
-        engine = open_engine(url)
-        migrate(engine)
-        yield engine
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        sqlite_engine = open_engine(f"sqlite:///{tmp_path / 'fleet.db'}")
-        migrate(sqlite_engine)
-        yield sqlite_engine
-        sqlite_engine.dispose()
-        return
-    pg: sa.Engine = request.getfixturevalue("pg_registry_engine")
-    empty_tables(pg)
-    yield pg
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with no tables at all, for migration tests."""
@@ -246,9 +224,9 @@ def test_rotation_with_a_chosen_token(engine: sa.Engine) -> None:
     assert _resolve(engine, chosen, T0 + 1) == "loc-wait-1"
 
 
-def test_concurrent_rotations_one_wins(pg_registry_engine: sa.Engine) -> None:
+def test_concurrent_rotations_one_wins(pg_engine: sa.Engine) -> None:
     """PostgreSQL only: SQLite serialises writers, so two rotations cannot interleave there."""
-    engine = pg_registry_engine
+    engine = pg_engine
     empty_tables(engine)
     old = _setup(engine).qr_token
     results: dict[str, Any] = {}

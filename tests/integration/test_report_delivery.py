@@ -6,8 +6,6 @@ replaced: the records handed to it are what would go to the responders' broker."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,11 +18,9 @@ from fleet_manager.reports.delivery import ReportDelivery
 from fleet_manager.reports.submission import ReportContent, addition_content
 from fleet_manager.routing.policy import load_policy
 from fleet_manager.store import incident_store, registry, report_store
-from fleet_manager.store.database import migrate, open_engine
 from fleet_manager.store.incident_store import IncidentRecord
 from fleet_manager.store.schema import alerts, report_entries
 from tests.support.landing import region_key
-from tests.support.postgres import empty_tables, temporary_database
 
 POLICY = load_policy(
     """
@@ -43,31 +39,16 @@ routes:
 SECRET = "nobody may read this but the responders 9921"
 
 
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[sa.Engine]:
-    with temporary_database("beacon_reports") as url:
-        engine = open_engine(url)
-        migrate(engine)
-        yield engine
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        found = open_engine(f"sqlite:///{tmp_path / 'fleet.db'}")
-        migrate(found)
-    else:
-        found = request.getfixturevalue("pg_engine")
-        empty_tables(found)
+@pytest.fixture
+def engine(engine: sa.Engine) -> sa.Engine:
+    """The store on SQLite and PostgreSQL (tests/integration/conftest.py) with clinic-n, its
+    waiting room and region north's report key."""
     now = time.time()
-    with found.begin() as conn:
+    with engine.begin() as conn:
         registry.create_facility(conn, "clinic-n", "North Clinic", "north", now)
         registry.create_location(conn, "n-waiting", "clinic-n", "Waiting room", "waiting_room", now)
-    region_key(found, "north")
-    yield found
-    if request.param == "sqlite":
-        found.dispose()
+    region_key(engine, "north")
+    return engine
 
 
 def content(text: str) -> ReportContent:

@@ -7,8 +7,6 @@ if it cannot be reached the tests fail with a message saying so (they are never 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +21,7 @@ from fleet_manager.incidents.lifecycle import (
 )
 from fleet_manager.routing.policy import EscalationChain, EscalationStep
 from fleet_manager.store import fleet_state, incident_store, registry
-from fleet_manager.store.database import migrate, open_engine
+from fleet_manager.store.database import migrate
 from fleet_manager.store.fleet_state import Heartbeat
 from fleet_manager.store.incident_store import IncidentRecord
 from fleet_manager.store.registry import DevicePlacement
@@ -36,7 +34,6 @@ from fleet_manager.store.schema import (
     locations,
     metadata,
 )
-from tests.support.postgres import empty_tables, temporary_database
 
 # A time that needs double precision: a 4-byte float would round it.
 T0 = 1_700_000_000.125
@@ -47,33 +44,6 @@ CHAIN = EscalationChain(
 
 
 # -- databases --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    with temporary_database("beacon_test") as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def pg_engine(pg_url: str) -> Iterator[sa.Engine]:
-    engine = open_engine(pg_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        sqlite_engine = open_engine(f"sqlite:///{tmp_path / 'fleet.db'}")
-        migrate(sqlite_engine)
-        yield sqlite_engine
-        sqlite_engine.dispose()
-        return
-    pg: sa.Engine = request.getfixturevalue("pg_engine")
-    empty_tables(pg)
-    yield pg
 
 
 # -- helpers ----------------------------------------------------------------------------------
