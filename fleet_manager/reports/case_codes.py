@@ -1,6 +1,6 @@
 """Case codes and passphrases that let a reporter add to what they sent (pure).
 
-The code names the case (8 Crockford base32 characters, 40 bits, shown as ``XXXX-XXXX``); the
+The code names the case (8 Crockford base32 characters, 40 bits, shown as ``K7M2-9QX4``); the
 passphrase proves it is theirs (12 digits, 40 bits, shown in groups of four). Digits and a
 small Latin alphabet read the same on every phone and in every script. The store keeps the
 code's SHA-256 (to find the case) and the passphrase's Argon2 hash (to check it).

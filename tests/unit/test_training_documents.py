@@ -191,17 +191,18 @@ def test_hours_are_shown_with_one_or_two_decimals(hours: float, shown: str) -> N
     assert hours_text(hours) == shown
 
 
-@pytest.mark.skipif(not CJK.is_file(), reason="Noto Sans CJK (fonts-noto-cjk) is not installed")
 def test_names_in_other_scripts_are_set_in_a_font_that_has_them(tmp_path: Path) -> None:
+    # `make test` installs fonts-noto-cjk: without it this must fail, not pass unseen.
+    assert CJK.is_file(), f"{CJK} is missing: install fonts-noto-cjk (make test does)"
     for name in ("李小龍", "王芳", "Ольга Иванова", "Nguyễn Văn An", "José 李"):
         text = pdf_text(certificate(full_name=name), tmp_path)
         assert name in text, (name, text)
 
 
-@pytest.mark.skipif(not CJK.is_file(), reason="Noto Sans CJK (fonts-noto-cjk) is not installed")
 def test_another_subset_of_the_same_font_in_the_process_is_not_borrowed(tmp_path: Path) -> None:
     # reportlab hands out an already registered font for a later one with the same face name:
     # the sticker sheet's cut-down CJK font must not stand in for the certificate's.
+    assert CJK.is_file(), f"{CJK} is missing: install fonts-noto-cjk (make test does)"
     face = FontFace("noto-sans-cjk-sc", CJK, 2, True)
     PdfFonts({face: ["您感到安全吗"]}).name(face)
     text = pdf_text(certificate(full_name="張偉"), tmp_path)

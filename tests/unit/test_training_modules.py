@@ -358,14 +358,16 @@ def test_load_modules_lists_the_problems_of_every_module(tmp_path: Path) -> None
 
 # --- The real modules under content/training/modules/ -----------------------------------------
 
-REAL = sorted(p.parent for p in MODULES.glob("*/module.toml")) if MODULES.is_dir() else []
+REAL = sorted(p.parent for p in MODULES.glob("*/module.toml"))
+# The issue asks for these four at least.
+REQUIRED = {"recognising-signs", "safe-communication", "safe-documentation", "legal-obligations"}
 
 
-@pytest.mark.parametrize(
-    "folder",
-    [pytest.param(p, id=p.name) for p in REAL]
-    or [pytest.param(None, marks=pytest.mark.skip(reason="no modules written yet"), id="none")],
-)
+def test_the_required_modules_are_shipped() -> None:
+    assert {p.name for p in REAL} >= REQUIRED
+
+
+@pytest.mark.parametrize("folder", [pytest.param(p, id=p.name) for p in REAL])
 def test_each_real_module_loads_complete(folder: Path) -> None:
     module = load_module(folder)
     assert module.id == folder.name
