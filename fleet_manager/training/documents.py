@@ -12,7 +12,6 @@ Noto Sans Arabic, Noto Sans CJK; right-to-left text is shaped and put in visual 
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -23,15 +22,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import arabic_reshaper  # type: ignore[import-untyped]
+from babel.dates import format_date
 from bidi import get_display  # type: ignore[import-untyped]
-from fontTools.ttLib import TTFont as FontToolsFont  # type: ignore[import-untyped]
 from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import landscape, letter  # type: ignore[import-untyped]
 from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
 from reportlab.lib.units import inch  # type: ignore[import-untyped]
 from reportlab.lib.utils import simpleSplit  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 from reportlab.platypus import (  # type: ignore[import-untyped]
     Paragraph,
@@ -45,23 +43,9 @@ from content.fonts import FONT_FAMILIES, missing_glyphs
 from fleet_manager.csv_export import Cell, to_csv
 from fleet_manager.training.compliance import ComplianceRow, summary
 from fleet_manager.training.rules import Rule
-from provisioning.sticker_fonts import FontFace, truetype_subset
+from provisioning.sticker_fonts import FontFace, PdfFonts
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 CSV_HEADER = (
     "username",
     "full_name",
@@ -87,7 +71,7 @@ KIND_TEXT = {
 
 def long_date(day: date) -> str:
     """``March 14, 2026`` (English month names whatever the process locale)."""
-    return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
+    return str(format_date(day, format="long", locale="en_US"))
 
 
 def hours_text(hours: float) -> str:
@@ -127,40 +111,6 @@ def _installed() -> tuple[_Family, ...]:
         for key, regular, bold, index in wanted
         if regular.is_file() and bold.is_file()
     )
-
-
-@functools.lru_cache(maxsize=16)
-def _postscript_outlined(path: Path, face_index: int) -> bool:
-    font = FontToolsFont(path, fontNumber=face_index, lazy=True)
-    try:
-        return bool(font.sfntVersion == "OTTO")
-    finally:
-        font.close()
-
-
-def _register(face: FontFace, chars: frozenset[str]) -> str:
-    """The reportlab name of ``face`` for a document drawing ``chars`` (registered once).
-
-    reportlab embeds TrueType outlines only: a CFF face (Noto Sans CJK) is cut down to ``chars``
-    and converted (:func:`provisioning.sticker_fonts.truetype_subset`), under a name of its
-    own. reportlab also hands out an already registered font for any later font with the same
-    face (PostScript) name, which would give this document another document's subset with
-    other glyphs; so each font registered here gets a face name as unique as its own name.
-    """
-    weight = "Bold" if face.bold else "Regular"
-    source: object
-    if _postscript_outlined(face.path, face.face_index):
-        digest = hashlib.sha1("".join(sorted(chars)).encode(), usedforsecurity=False)
-        name = f"BeaconDoc-{face.family}-{weight}-{digest.hexdigest()[:12]}"
-        source, index = io.BytesIO(truetype_subset(face.path, face.face_index, chars)), 0
-    else:
-        name = f"BeaconDoc-{face.family}-{weight}"
-        source, index = str(face.path), face.face_index
-    if name not in pdfmetrics.getRegisteredFontNames():
-        font = TTFont(name, source, subfontIndex=index, shapable=False)
-        font.face.name = name.encode()
-        pdfmetrics.registerFont(font)
-    return name
 
 
 def _visual(text: str) -> str:
@@ -208,8 +158,8 @@ class _Typesetter:
                 if family is not None:
                     announced.setdefault(family.regular, []).append(part)
                     announced.setdefault(family.bold, []).append(part)
-        self._chars = {face: frozenset("".join(parts)) for face, parts in announced.items()}
-        self._names: dict[FontFace, str] = {}
+        # Registers each face under a name of its own, CJK faces cut down to what is drawn.
+        self._fonts = PdfFonts(announced)
 
     def label_font(self, bold: bool = False) -> str:
         """For the document's own (ASCII) words."""
@@ -218,10 +168,7 @@ class _Typesetter:
     def _name(self, family: _Family | None, bold: bool) -> str:
         if family is None:
             return "Helvetica-Bold" if bold else "Helvetica"
-        face = family.bold if bold else family.regular
-        if face not in self._names:
-            self._names[face] = _register(face, self._chars.get(face, frozenset()))
-        return self._names[face]
+        return self._fonts.name(family.bold if bold else family.regular)
 
     def runs(self, text: str, bold: bool = False) -> list[Run]:
         """How an announced text is drawn: one run, or several for mixed scripts."""
