@@ -12,13 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from fleet_manager.accounts.policy import Principal
+from fleet_manager.accounts.policy import Principal, visible_facilities
 from fleet_manager.api.context import AppContext
 from fleet_manager.api.guard import not_found, refusal
 from fleet_manager.api.incident_routes import RESPONSES
 from fleet_manager.store.registry import list_facilities
 from fleet_manager.training import catalog
-from fleet_manager.training.compliance import compliance
+from fleet_manager.training.compliance import compliance, due_window
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
@@ -70,19 +70,16 @@ def router(ctx: AppContext) -> APIRouter:
         if (refused := guard.refuse_anywhere(who, "training.view")) is not None:
             return refused
         assert who is not None
-        scope = guard.scope(who, "training.view")
         with ctx.engine.connect() as conn:
-            mine = [
-                f.facility_id
-                for f in list_facilities(conn)
-                if scope.includes(f.facility_id, f.region)
-            ]
+            places = [(f.facility_id, f.region) for f in list_facilities(conn)]
+            mine = visible_facilities(who, "training.view", places)
             if facility is not None and facility not in mine:
                 return not_found("facility")
             day = as_of or datetime.fromtimestamp(ctx.now(), UTC).date()
             if day.year < 2000 or day.year > 2200:
                 return refusal(400, "bad_request", "as_of must be a day between 2000 and 2200")
-            rows = compliance(conn, [facility] if facility else mine, catalog.rules(), day)
+            window = due_window(ctx.config.training if ctx.config is not None else None)
+            rows = compliance(conn, [facility] if facility else mine, catalog.rules(), day, window)
         counts = {"current": 0, "due": 0, "overdue": 0}
         people = []
         for row in rows:

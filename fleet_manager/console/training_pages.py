@@ -37,11 +37,11 @@ from fleet_manager.store import audit_log, training_store
 from fleet_manager.store.registry import get_facility, list_facilities
 from fleet_manager.store.training_store import Profile, TrainingStoreError
 from fleet_manager.training import catalog
-from fleet_manager.training.compliance import DUE_WITHIN_DAYS, compliance, summary
+from fleet_manager.training.compliance import compliance, due_window, summary
 from fleet_manager.training.documents import certificate_pdf, compliance_csv, compliance_pdf
 from fleet_manager.training.modules import TrainingModule
 from fleet_manager.training.quiz import grade, needed_to_pass
-from fleet_manager.training.status import applies, person_status
+from fleet_manager.training.status import accepts_self_certification, person_status
 from transport.log import get_logger
 
 log = get_logger("fleet_manager.console")
@@ -83,12 +83,7 @@ def router(ctx: AppContext) -> APIRouter:
     # listed), rather than serving half a course.
     catalog.modules()
     catalog.rules()
-    config = ctx.config
-    due_within = (
-        config.training.due_within_days
-        if config is not None and config.training is not None
-        else DUE_WITHIN_DAYS
-    )
+    due_within = due_window(ctx.config.training if ctx.config is not None else None)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -153,9 +148,7 @@ def router(ctx: AppContext) -> APIRouter:
                     "last": passed[-1] if passed else None,
                 }
             )
-        self_certify = any(
-            applies(r, profile.person()) and "self_certification" in r.evidence for r in rules
-        )
+        self_certify = accepts_self_certification(profile.person(), rules)
         return console.render(
             request,
             "training.html",
@@ -210,10 +203,7 @@ def router(ctx: AppContext) -> APIRouter:
             raise PageRefused(400, "Say which course and when you completed it.")
         if on > _today(ctx):
             raise PageRefused(400, "The completion date cannot be in the future.")
-        if not any(
-            applies(r, profile.person()) and "self_certification" in r.evidence
-            for r in catalog.rules()
-        ):
+        if not accepts_self_certification(profile.person(), catalog.rules()):
             raise PageRefused(400, "No requirement that applies to you accepts self-certification.")
         with ctx.engine.begin() as conn:
             training_store.add_record(

@@ -12,12 +12,18 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from fleet_manager.config import TrainingSettings
 from fleet_manager.store import training_store
 from fleet_manager.store.training_store import Profile, StoredRecord
 from fleet_manager.training.rules import Rule
 from fleet_manager.training.status import PersonStatus, person_status
 
 DUE_WITHIN_DAYS = 60
+
+
+def due_window(settings: TrainingSettings | None) -> int:
+    """Days ahead that count as "due": the config's ``training.due_within_days``, or 60."""
+    return settings.due_within_days if settings is not None else DUE_WITHIN_DAYS
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,11 @@ def applies(rule: Rule, person: Person) -> bool:
     return not rule.professions or person.profession in rule.professions
 
 
+def accepts_self_certification(person: Person, rules: Iterable[Rule]) -> bool:
+    """Whether a requirement that applies to the person may be met by self-certifying."""
+    return any(applies(r, person) and "self_certification" in r.evidence for r in rules)
+
+
 def _counts(rule: Rule, record: Record) -> bool:
     if record.kind not in rule.evidence:
         return False

@@ -17,6 +17,7 @@ from fleet_manager.training.status import (
     Person,
     Record,
     State,
+    accepts_self_certification,
     add_months,
     applies,
     person_status,
@@ -540,3 +541,14 @@ def test_shipped_rules(
     got = person_status(person, load_rules(), records, today, 60)
     assert {r.rule_id: r.state for r in got.rules} == by_rule, got.rules
     assert got.state == overall
+
+
+@pytest.mark.parametrize(
+    ("licence_state", "accepts"),
+    [("MI", True), ("FL", False), ("TX", False), (None, False)],
+)
+def test_self_certification_is_offered_where_an_applying_rule_takes_it(
+    licence_state: str | None, accepts: bool
+) -> None:
+    person = Person("fac-1", JOINED, licence_state, d(2027, 1, 1), "registered nurse")
+    assert accepts_self_certification(person, load_rules()) is accepts
