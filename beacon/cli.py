@@ -12,13 +12,12 @@ from typing import Any, cast
 
 import click
 
+from beacon.defaults import DEFAULT_CONNECTION, DEMO_BASE
 from provisioning.tls import TlsFiles
 from transport.log import configure_logging
 
 # Heavy imports (cryptography, pydantic, Kivy …) happen inside the commands that need them, so
 # that `beacon kiosk run` reaches its first frame sooner.
-
-DEFAULT_CONNECTION = Path("var/demo/connection.json")
 
 
 @click.group()
@@ -455,7 +454,7 @@ for _action, _help in (
 @click.option(
     "--base",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("var/demo"),
+    default=DEMO_BASE,
     show_default=True,
 )
 @click.option("--log-level", default="WARNING", show_default=True)

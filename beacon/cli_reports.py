@@ -26,9 +26,8 @@ from typing import Any, cast
 
 import click
 
+from beacon.defaults import DEFAULT_CONNECTION
 from fleet_manager.reports.disclosure import LEGAL_BASES, RECIPIENTS
-
-DEFAULT_CONNECTION = Path("var/demo/connection.json")  # as beacon.cli's (the demo's file)
 
 
 def _read_secret(path: Path | None, prompt: str, confirm: bool = False) -> bytes | None:
