@@ -768,18 +768,9 @@ class FleetManager:
                     default_region=self.config.default_region,
                     now=now,
                 )
-                incident_store.insert_alert(
-                    conn,
-                    alert_id=finding.alert_id,
-                    device_id=finding.device_id,
-                    kind="supervision",
-                    source="supervision",
-                    reported_location=record.location_id,
-                    alert_ts=finding.since,
-                    received_at=now,
-                    incident_id=record.incident_id,
+                incident_store.insert_opened(
+                    conn, record, timeline, source="supervision", received_at=now
                 )
-                incident_store.insert_incident(conn, record, timeline)
                 device_events.record(
                     conn,
                     finding.device_id,

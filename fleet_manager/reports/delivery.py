@@ -75,18 +75,9 @@ class ReportDelivery:
                     policy=self.policy(),
                     now=now,
                 )
-                incident_store.insert_alert(
-                    conn,
-                    alert_id=report.report_id,
-                    device_id=REPORT_SOURCE,
-                    kind="report",
-                    source="landing",
-                    reported_location=report.location_id,
-                    alert_ts=report.created_at,
-                    received_at=now,
-                    incident_id=record.incident_id,
+                incident_store.insert_opened(
+                    conn, record, timeline, source="landing", received_at=now
                 )
-                incident_store.insert_incident(conn, record, timeline)
         except sa.exc.IntegrityError:
             return True, None  # another instance opened it first
         self.publish(record)

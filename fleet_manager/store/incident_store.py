@@ -168,6 +168,30 @@ def insert_incident(
     append_timeline(conn, record.incident_id, timeline)
 
 
+def insert_opened(
+    conn: sa.Connection,
+    record: IncidentRecord,
+    timeline: Sequence[TimelineEntry],
+    *,
+    source: str,
+    received_at: float,
+) -> None:
+    """An incident the fleet manager opened itself (supervision, a report), with the alert row
+    that keeps it from being opened twice: everything but ``source`` comes from ``record``."""
+    insert_alert(
+        conn,
+        alert_id=record.alert_id,
+        device_id=record.device_id,
+        kind=record.kind,
+        source=source,
+        reported_location=record.location_id,
+        alert_ts=record.alert_ts,
+        received_at=received_at,
+        incident_id=record.incident_id,
+    )
+    insert_incident(conn, record, timeline)
+
+
 def append_timeline(
     conn: sa.Connection, incident_id: str, entries: Sequence[TimelineEntry]
 ) -> None:
