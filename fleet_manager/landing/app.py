@@ -42,6 +42,7 @@ from fleet_manager.landing.page import State, page_view
 from fleet_manager.landing.scan_tally import ScanTally
 from fleet_manager.landing.texts import LandingTexts
 from fleet_manager.metrics import Counters
+from fleet_manager.reports.case_codes import normalize_code
 from fleet_manager.reports.limits import (
     Action,
     ClientKeys,
@@ -410,7 +411,7 @@ def create_landing_app(landing: LandingApp) -> ASGIApp:
         client = landing.client_key(request)
         # Every attempt takes a wrong-guess count (per client, and per case against a spread-out
         # attack on one case) before the check; a right guess gives it back.
-        case_key = "case:" + asked.code.upper().replace("-", "").replace(" ", "")
+        case_key = "case:" + (normalize_code(asked.code) or asked.code.strip().upper())
         guesses: list[tuple[Action, str]] = [("wrong_code", client), ("wrong_code", case_key)]
         if not landing.take([("addition", client), *guesses]):
             return landing.refuse(visit, 429, "busy", "error.busy")
