@@ -8,10 +8,6 @@ recording fails, so the audit log has every reading. The private key never leave
 from __future__ import annotations
 
 import base64
-import json
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fleet_manager.reports.disclosure import LegalBasis, Recipient, decide_disclosure
 from fleet_manager.reports.sealing import SealError, key_id, open_sealed
 from fleet_manager.reports.submission import ReportContent, Share
+from transport.https_json import Unreachable, request_json
 
 HTTP_TIMEOUT_S = 15.0
 
@@ -38,34 +35,20 @@ class ApiAccess:
     ca_file: Path | None = None
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        request = urllib.request.Request(
-            self.url.rstrip("/") + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={
-                "Authorization": f"Bearer {self.token}",
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S, context=context) as resp:
-                answer = json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read() or b"{}").get("message", "")
-            except (json.JSONDecodeError, AttributeError):
-                message = ""
-            raise ReportAccessError(
-                f"the API answered {exc.code}: {message or exc.reason}"
-            ) from None
-        except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
-            raise ReportAccessError(
-                f"cannot reach {self.url}: {getattr(exc, 'reason', exc)}"
-            ) from None
-        if not isinstance(answer, dict):
-            raise ReportAccessError("the API's answer is not understood")
+            status, answer = request_json(
+                self.url.rstrip("/") + path,
+                method,
+                body,
+                cafile=self.ca_file,
+                timeout_s=HTTP_TIMEOUT_S,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        except Unreachable as exc:
+            raise ReportAccessError(str(exc)) from None
+        if status >= 400:
+            message = answer.get("message", "")
+            raise ReportAccessError(f"the API answered {status}: {message or 'refused'}")
         return answer
 
 

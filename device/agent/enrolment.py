@@ -18,10 +18,7 @@ import itertools
 import json
 import os
 import shutil
-import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +41,7 @@ from device.agent.identity import (
 )
 from device.agent.tls_store import write_private_file
 from protocol.enrolment import ENROL_PATH, IdentityBundle, PendingEnrolment, Refusal
+from transport.https_json import Unreachable, request_json
 from transport.log import get_logger
 
 log = get_logger("device.enrolment")
@@ -133,28 +131,19 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 def _request(
     options: EnrolOptions, method: str, path: str, body: dict[str, str] | None
 ) -> tuple[int, dict[str, Any]]:
-    context = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        options.server.rstrip("/") + path,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S, context=context) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        try:
-            payload = json.loads(exc.read() or b"{}")
-        except json.JSONDecodeError:
-            payload = {}
-        if exc.code >= 500:
-            raise EnrolmentUnavailable(f"the enrolment server failed ({exc.code})") from None
-        return exc.code, payload if isinstance(payload, dict) else {}
-    except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise EnrolmentUnavailable(f"cannot reach {options.server}: {reason}") from None
+        status, payload = request_json(
+            options.server.rstrip("/") + path,
+            method,
+            body,
+            cafile=options.ca_file,
+            timeout_s=HTTP_TIMEOUT_S,
+        )
+    except Unreachable as exc:
+        raise EnrolmentUnavailable(str(exc)) from None
+    if status >= 500:
+        raise EnrolmentUnavailable(f"the enrolment server failed ({status})")
+    return status, payload
 
 
 def _interpret(status: int, payload: dict[str, Any]) -> IdentityBundle | PendingEnrolment:
