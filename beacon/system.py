@@ -29,6 +29,7 @@ from content_repo.keys import create_role_key, key_path, load_signer
 from content_repo.repository import init_repository, publish_bundle, trusted_root
 from device.agent.enrolment import TUF_ROOT_FILE
 from device.agent.identity import BrokerAddress, DeviceProfile, save_profile, tls_files
+from device.agent.tls_store import write_private_file
 from fleet_manager.accounts.policy import Grant
 from fleet_manager.accounts.token_store import create_api_token
 from fleet_manager.brokers.mosquitto_config import (
@@ -181,13 +182,6 @@ SAMPLE_BUNDLE = Path(__file__).resolve().parents[1] / "content" / "sample"
 CONTENT_CHANNEL = "stable"
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
 def _report_keys(
     engine: Any, directory: Path, regions: tuple[str, ...], now: float
 ) -> dict[str, tuple[Path, Path]]:
@@ -198,8 +192,8 @@ def _report_keys(
         private = new_private_key()
         passphrase = secrets.token_urlsafe(24).encode()
         key_file, phrase_file = directory / f"{region}.pem", directory / f"{region}.passphrase"
-        _write_secret(phrase_file, passphrase)
-        _write_secret(key_file, private_key_pem(private, passphrase))
+        write_private_file(phrase_file, passphrase)
+        write_private_file(key_file, private_key_pem(private, passphrase))
         with engine.begin() as conn:
             report_store.add_key(
                 conn,
