@@ -14,6 +14,7 @@ from fleet_manager.api.app import create_app
 from fleet_manager.api.tuf_routes import mount_repository
 from fleet_manager.config import FleetConfig
 from fleet_manager.enrolment.service import EnrolmentService
+from fleet_manager.https_server import quiet_https_server
 from fleet_manager.metrics import Counters
 from fleet_manager.store.database import migrate, open_engine
 from transport.log import get_logger
@@ -32,19 +33,8 @@ def build_server(config: FleetConfig) -> tuple[uvicorn.Server, Counters]:
     app = create_app(service, repository, config.console.session_policy(), config)
     if config.content is not None:
         mount_repository(app, config.content.repository)
-    uv_config = uvicorn.Config(
-        app,
-        host=settings.listen.host,
-        port=settings.listen.port,
-        ssl_certfile=str(settings.tls_cert),
-        ssl_keyfile=str(settings.tls_key),
-        access_log=False,
-        log_config=None,
-        log_level="warning",
-        server_header=False,
-        date_header=False,
-    )
-    return uvicorn.Server(uv_config), service.counters
+    server = quiet_https_server(app, settings.listen, settings.tls_cert, settings.tls_key)
+    return server, service.counters
 
 
 def serve(config: FleetConfig) -> None:

@@ -14,6 +14,7 @@ import uvicorn
 
 from content.bundle import ContentBundle, load_bundle
 from fleet_manager.config import FleetConfig
+from fleet_manager.https_server import quiet_https_server
 from fleet_manager.landing.app import LandingApp, create_landing_app
 from fleet_manager.landing.texts import load_texts
 from fleet_manager.store import registry, report_store
@@ -52,21 +53,15 @@ def build_landing(config: FleetConfig) -> LandingApp:
 def build_server(config: FleetConfig) -> tuple[uvicorn.Server, LandingApp]:
     landing = build_landing(config)
     settings = landing.settings
-    uv_config = uvicorn.Config(
+    server = quiet_https_server(
         create_landing_app(landing),
-        host=settings.listen.host,
-        port=settings.listen.port,
-        ssl_certfile=str(settings.tls_cert),
-        ssl_keyfile=str(settings.tls_key),
-        access_log=False,
-        log_config=None,
-        log_level="warning",
-        proxy_headers=False,
-        server_header=False,
-        date_header=False,
-        lifespan="on",
+        settings.listen,
+        settings.tls_cert,
+        settings.tls_key,
+        lifespan="on",  # the scan counts' flusher starts and stops with the server
+        proxy_headers=False,  # nothing rewrites the client address (limits read it themselves)
     )
-    return uvicorn.Server(uv_config), landing
+    return server, landing
 
 
 def serve(config: FleetConfig) -> None:
